@@ -1,0 +1,321 @@
+// The stacked network: one-hot input (a row lookup), L recurrent layers, a linear output layer to vocabulary
+// logits, softmax cross-entropy. Forward and backward run over a whole (T, B) batch, layer by layer.
+//
+// Dimension legend: B batch streams, T time steps, V vocabulary size, H hidden size, L layers,
+// G gate width (H rnn, 4H lstm, 3H gru). Buffers are time-major: row t*B + b.
+
+import { allocLayerWorkspace, gateWidth, type CellType, type LayerWorkspace } from './cells/workspace.js';
+import { lstmBackward, lstmForward } from './cells/lstm.js';
+import { gruBackward, gruForward } from './cells/gru.js';
+import { rnnBackward, rnnForward } from './cells/rnn.js';
+import type { FloatArray, Kernels } from './kernels/types.js';
+import { makeLayout, namedViews, type ParamLayout, type ParamSpec } from './params.js';
+import { CharnnError } from './errors.js';
+
+export type { CellType } from './cells/workspace.js';
+
+export interface ModelConfig {
+  cell: CellType;
+  vocabSize: number;  // V
+  hiddenSize: number; // H
+  layers: number;     // L
+  dropout: number;    // inverted dropout on every layer's output during training, 0 = off
+}
+
+export const CELL_TYPES: readonly CellType[] = ['rnn', 'lstm', 'gru'];
+
+/** Parameters in layout order: per layer Wx (I, G), Wh (H, G), b (G) [, bhn (H) for gru]; then out.W (H, V), out.b (V). */
+export function modelParamSpecs(config: ModelConfig): ParamSpec[] {
+  const { cell, vocabSize: V, hiddenSize: H, layers: L } = config;
+  const G = gateWidth(cell, H);
+  const specs: ParamSpec[] = [];
+  for (let l = 0; l < L; l++) {
+    const I = l === 0 ? V : H;
+    specs.push({ name: `layer${l}.Wx`, shape: [I, G] });
+    specs.push({ name: `layer${l}.Wh`, shape: [H, G] });
+    specs.push({ name: `layer${l}.b`, shape: [G] });
+    if (cell === 'gru') specs.push({ name: `layer${l}.bhn`, shape: [H] });
+  }
+  specs.push({ name: 'out.W', shape: [H, V] });
+  specs.push({ name: 'out.b', shape: [V] });
+  return specs;
+}
+
+export function validateModelConfig(config: ModelConfig): void {
+  if (!CELL_TYPES.includes(config.cell)) throw new CharnnError(`Unknown model type '${config.cell}': use rnn, lstm or gru.`);
+  const positiveInt = (v: number) => Number.isInteger(v) && v > 0;
+  if (!positiveInt(config.vocabSize)) throw new CharnnError(`The vocabulary size must be a positive integer, got ${config.vocabSize}.`);
+  if (!positiveInt(config.hiddenSize) || config.hiddenSize > 8192) throw new CharnnError(`The hidden size must be an integer from 1 to 8192, got ${config.hiddenSize}.`);
+  if (!positiveInt(config.layers) || config.layers > 64) throw new CharnnError(`The number of layers must be an integer from 1 to 64, got ${config.layers}.`);
+  if (!(config.dropout >= 0 && config.dropout < 1)) throw new CharnnError(`Dropout must be at least 0 and below 1, got ${config.dropout}.`);
+}
+
+/** Parameters and their gradients, in one flat layout with named views. */
+export interface Network {
+  readonly config: ModelConfig;
+  readonly kernels: Kernels;
+  readonly layout: ParamLayout;
+  readonly params: FloatArray;
+  readonly grads: FloatArray;
+  readonly p: Record<string, FloatArray>;
+  readonly g: Record<string, FloatArray>;
+}
+
+export function createNetwork(kernels: Kernels, config: ModelConfig): Network {
+  validateModelConfig(config);
+  const layout = makeLayout(modelParamSpecs(config));
+  const params = kernels.alloc(layout.size);
+  const grads = kernels.alloc(layout.size);
+  return { config, kernels, layout, params, grads, p: namedViews(params, layout), g: namedViews(grads, layout) };
+}
+
+/**
+ * PyTorch's initialisation, U(-1/√H, 1/√H) for weights; biases zero except the LSTM forget gate's, set to 1
+ * so that early in training the cell remembers by default.
+ */
+export function initParams(net: Network, random: () => number): void {
+  const { hiddenSize: H, layers: L, cell } = net.config;
+  const bound = 1 / Math.sqrt(H);
+  for (const entry of net.layout.entries) {
+    const view = net.p[entry.name];
+    const isBias = entry.shape.length === 1;
+    for (let i = 0; i < view.length; i++) view[i] = isBias ? 0 : (2 * random() - 1) * bound;
+  }
+  if (cell === 'lstm') for (let l = 0; l < L; l++) net.p[`layer${l}.b`].fill(1, H, 2 * H);
+}
+
+/** Hidden state carried from one batch to the next: per layer h (B, H) and, for lstm, c (B, H). */
+export interface CarriedState {
+  readonly batchSize: number;
+  readonly h: FloatArray[];
+  readonly c: FloatArray[];
+}
+
+export function allocState(net: Network, batchSize: number): CarriedState {
+  const { layers: L, hiddenSize: H, cell } = net.config;
+  const h: FloatArray[] = [];
+  const c: FloatArray[] = [];
+  for (let l = 0; l < L; l++) {
+    h.push(net.kernels.alloc(batchSize * H));
+    c.push(net.kernels.alloc(cell === 'lstm' ? batchSize * H : 0));
+  }
+  return { batchSize, h, c };
+}
+
+export function resetState(state: CarriedState): void {
+  for (const a of state.h) a.fill(0);
+  for (const a of state.c) a.fill(0);
+}
+
+/** Buffers for one forward/backward pass over a (T, B) batch; allocated once and reused every iteration. */
+export interface Pass {
+  readonly B: number;
+  readonly T: number;
+  readonly inputs: Int32Array;   // (T*B) input ids
+  readonly targets: Int32Array;  // (T*B) target ids
+  readonly layers: LayerWorkspace[];
+  readonly dropped: FloatArray[];  // [l] (T*B, H): dropout applied to layer l's output (empty when dropout is off)
+  readonly masks: FloatArray[];    // [l] (T*B, H): 0 or 1/(1-p), the scale each output was multiplied by
+  readonly logits: FloatArray;     // (T*B, V) logits, then probabilities, then dLoss/dlogits
+  readonly hProj: FloatArray;      // (B, G) gru scratch for h·Wh
+  dropoutActive: boolean;          // whether the last forward applied dropout (backward must match)
+}
+
+export function allocPass(net: Network, B: number, T: number): Pass {
+  const { cell, hiddenSize: H, vocabSize: V, layers: L, dropout } = net.config;
+  const k = net.kernels;
+  const layers: LayerWorkspace[] = [];
+  const dropped: FloatArray[] = [];
+  const masks: FloatArray[] = [];
+  for (let l = 0; l < L; l++) {
+    layers.push(allocLayerWorkspace(k, cell, B, T, H));
+    dropped.push(k.alloc(dropout > 0 ? T * B * H : 0));
+    masks.push(k.alloc(dropout > 0 ? T * B * H : 0));
+  }
+  return {
+    B, T,
+    inputs: new Int32Array(T * B),
+    targets: new Int32Array(T * B),
+    layers, dropped, masks,
+    logits: k.alloc(T * B * V),
+    hProj: k.alloc(cell === 'gru' ? B * gateWidth(cell, H) : 0),
+    dropoutActive: false,
+  };
+}
+
+/** Where layer l's output lives: the dropout copy when dropout was applied, else its hidden states h_0 … h_{T-1}. */
+function layerOutput(pass: Pass, l: number): { buf: FloatArray; off: number } {
+  const ws = pass.layers[l];
+  return pass.dropoutActive ? { buf: pass.dropped[l], off: 0 } : { buf: ws.hs, off: ws.B * ws.H };
+}
+
+/**
+ * Runs the layers and the output layer over pass.inputs, starting from `state` (not modified: call
+ * `carryState` to move the final state into it). Leaves logits in pass.logits. With `dropoutRandom`, applies
+ * inverted dropout to every layer's output (training); without it, dropout is off (evaluation, sampling).
+ */
+export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dropoutRandom?: () => number): void {
+  const { cell, hiddenSize: H, vocabSize: V, layers: L, dropout } = net.config;
+  const k = net.kernels;
+  const { B, T } = pass;
+  const N = T * B;
+  pass.dropoutActive = dropout > 0 && dropoutRandom !== undefined;
+  for (let l = 0; l < L; l++) {
+    const ws = pass.layers[l];
+    const G = ws.G;
+    const Wx = net.p[`layer${l}.Wx`];
+    const bias = net.p[`layer${l}.b`];
+    ws.hs.set(state.h[l]);
+    if (cell === 'lstm') ws.cs.set(state.c[l]);
+    // gates = x·Wx + b: a row lookup for the one-hot first layer, one GEMM over all T steps above it
+    const gates = ws.gates;
+    if (l === 0) {
+      for (let r = 0; r < N; r++) {
+        const src = pass.inputs[r] * G;
+        const dst = r * G;
+        for (let j = 0; j < G; j++) gates[dst + j] = Wx[src + j] + bias[j];
+      }
+    } else {
+      const input = layerOutput(pass, l - 1);
+      k.gemmNN(N, G, H, input.buf, input.off, H, Wx, 0, G, gates, 0, G, false);
+      for (let r = 0; r < N; r++) {
+        const dst = r * G;
+        for (let j = 0; j < G; j++) gates[dst + j] += bias[j];
+      }
+    }
+    if (cell === 'lstm') lstmForward(k, ws, net.p[`layer${l}.Wh`]);
+    else if (cell === 'gru') gruForward(k, ws, net.p[`layer${l}.Wh`], net.p[`layer${l}.bhn`], pass.hProj);
+    else rnnForward(k, ws, net.p[`layer${l}.Wh`]);
+    if (pass.dropoutActive) applyDropout(pass, l, dropout, dropoutRandom!);
+  }
+  // logits = h_top·Wout + bout
+  const top = layerOutput(pass, L - 1);
+  const logits = pass.logits;
+  k.gemmNN(N, V, H, top.buf, top.off, H, net.p['out.W'], 0, V, logits, 0, V, false);
+  const outBias = net.p['out.b'];
+  for (let r = 0; r < N; r++) {
+    const row = r * V;
+    for (let v = 0; v < V; v++) logits[row + v] += outBias[v];
+  }
+}
+
+function applyDropout(pass: Pass, l: number, p: number, random: () => number): void {
+  const ws = pass.layers[l];
+  const n = ws.T * ws.B * ws.H;
+  const off = ws.B * ws.H;
+  const scale = 1 / (1 - p);
+  const mask = pass.masks[l];
+  const out = pass.dropped[l];
+  for (let e = 0; e < n; e++) {
+    const m = random() < p ? 0 : scale;
+    mask[e] = m;
+    out[e] = ws.hs[off + e] * m;
+  }
+}
+
+/**
+ * Softmax cross-entropy against pass.targets, mean over the T*B positions, in nats per character.
+ * Turns pass.logits into probabilities (what backward and the statistics need).
+ */
+export function softmaxCrossEntropy(pass: Pass, V: number): number {
+  const { logits, targets } = pass;
+  const N = pass.T * pass.B;
+  let total = 0;
+  for (let r = 0; r < N; r++) {
+    const row = r * V;
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (logits[row + v] > max) max = logits[row + v];
+    let sum = 0;
+    for (let v = 0; v < V; v++) {
+      const e = Math.exp(logits[row + v] - max);
+      logits[row + v] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let v = 0; v < V; v++) logits[row + v] *= inv;
+    // -log p(target) = log(sum) + max - logit(target); computed from the probability, guarded against 0
+    total -= Math.log(Math.max(logits[row + targets[r]], Number.MIN_VALUE));
+  }
+  return total / N;
+}
+
+/** Forward over the batch and the mean loss in nats per character. */
+export function forwardLoss(net: Network, pass: Pass, state: CarriedState, dropoutRandom?: () => number): number {
+  forwardLogits(net, pass, state, dropoutRandom);
+  return softmaxCrossEntropy(pass, net.config.vocabSize);
+}
+
+/**
+ * Backpropagates the loss of the last forwardLoss through the whole batch, ACCUMULATING into net.grads
+ * (callers zero them first). Gradients stop at the batch boundary: nothing flows in from beyond step T-1.
+ * Afterwards pass.layers[l].dhNext / dcNext hold the gradient w.r.t. the initial state of layer l.
+ */
+export function backward(net: Network, pass: Pass): void {
+  const { cell, hiddenSize: H, vocabSize: V, layers: L } = net.config;
+  const k = net.kernels;
+  const { B, T, logits, targets } = pass;
+  const N = T * B;
+  // dlogits = (p - onehot(target)) / N
+  const invN = 1 / N;
+  for (let r = 0; r < N; r++) {
+    const row = r * V;
+    logits[row + targets[r]] -= 1;
+    for (let v = 0; v < V; v++) logits[row + v] *= invN;
+  }
+  // dWout += topᵀ·dlogits, dbout += Σ_r dlogits
+  const top = layerOutput(pass, L - 1);
+  k.gemmTN(H, V, N, top.buf, top.off, H, logits, 0, V, net.g['out.W'], 0, V, true);
+  const dOutBias = net.g['out.b'];
+  for (let r = 0; r < N; r++) for (let v = 0; v < V; v++) dOutBias[v] += logits[r * V + v];
+  // dh_top = dlogits·Woutᵀ (through the dropout mask)
+  const topWs = pass.layers[L - 1];
+  k.gemmNT(N, H, V, logits, 0, V, net.p['out.W'], 0, V, topWs.dhs, 0, H, false);
+  if (pass.dropoutActive) multiplyInPlace(topWs.dhs, pass.masks[L - 1], N * H);
+
+  for (let l = L - 1; l >= 0; l--) {
+    const ws = pass.layers[l];
+    const G = ws.G;
+    ws.dhNext.fill(0);
+    ws.dcNext.fill(0);
+    const Wh = net.p[`layer${l}.Wh`];
+    const dWh = net.g[`layer${l}.Wh`];
+    if (cell === 'lstm') lstmBackward(k, ws, Wh, dWh);
+    else if (cell === 'gru') gruBackward(k, ws, Wh, dWh, net.g[`layer${l}.bhn`]);
+    else rnnBackward(k, ws, Wh, dWh);
+    // db += Σ_r dgates
+    const dgates = ws.dgates;
+    const db = net.g[`layer${l}.b`];
+    for (let r = 0; r < N; r++) for (let j = 0; j < G; j++) db[j] += dgates[r * G + j];
+    const dWx = net.g[`layer${l}.Wx`];
+    if (l === 0) {
+      // one-hot input: dWx[x_r] += dgates_r, a row scatter
+      for (let r = 0; r < N; r++) {
+        const dst = pass.inputs[r] * G;
+        const src = r * G;
+        for (let j = 0; j < G; j++) dWx[dst + j] += dgates[src + j];
+      }
+    } else {
+      // dWx += inputᵀ·dgates over all steps; dinput = dgates·Wxᵀ becomes dh of the layer below
+      const input = layerOutput(pass, l - 1);
+      k.gemmTN(H, G, N, input.buf, input.off, H, dgates, 0, G, dWx, 0, G, true);
+      const below = pass.layers[l - 1];
+      k.gemmNT(N, H, G, dgates, 0, G, net.p[`layer${l}.Wx`], 0, G, below.dhs, 0, H, false);
+      if (pass.dropoutActive) multiplyInPlace(below.dhs, pass.masks[l - 1], N * H);
+    }
+  }
+}
+
+function multiplyInPlace(a: FloatArray, b: FloatArray, n: number): void {
+  for (let e = 0; e < n; e++) a[e] *= b[e];
+}
+
+/** Moves the final hidden state of the last forward into `state`, for the next batch of the same streams. */
+export function carryState(net: Network, pass: Pass, state: CarriedState): void {
+  const { B, T } = pass;
+  const H = net.config.hiddenSize;
+  for (let l = 0; l < net.config.layers; l++) {
+    const ws = pass.layers[l];
+    state.h[l].set(ws.hs.subarray(T * B * H, (T + 1) * B * H));
+    if (net.config.cell === 'lstm') state.c[l].set(ws.cs.subarray(T * B * H, (T + 1) * B * H));
+  }
+}
