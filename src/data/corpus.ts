@@ -1,0 +1,625 @@
+// Text → ids: reads a training text (file or stdin) in chunks, checks it, builds its vocabulary and encodes it into
+// the smallest typed array that holds its ids. Never materialises the corpus as one JavaScript string, so
+// several-gigabyte files fit (V8 strings stop near 512M characters); memory is ~1 byte per character for V ≤ 256.
+
+import { open, type FileHandle } from 'node:fs/promises';
+import { CharnnError } from '../errors.js';
+
+export type IdArray = Uint8Array | Uint16Array | Uint32Array;
+
+export interface Vocab {
+  /** 'utf8': each symbol is one Unicode code point; 'bytes': each symbol is one raw byte (char-rnn's behaviour). */
+  readonly encoding: 'utf8' | 'bytes';
+  /** symbols[id]: for utf8 a one-code-point string; for bytes a one-char string with charCode = the byte. Sorted ascending by code point / byte. */
+  readonly symbols: readonly string[];
+  /** code point (or byte) → id */
+  readonly idOf: ReadonlyMap<number, number>;
+}
+
+export interface Corpus {
+  vocab: Vocab;
+  ids: IdArray;
+  /** Bytes of input read (including a stripped byte-order mark). */
+  bytes: number;
+}
+
+export interface ReadCorpusOptions {
+  /** Encode with an existing vocabulary (eval, resume); characters outside it → CharnnError naming them. */
+  vocab?: Vocab;
+  /** Train on raw bytes instead of UTF-8 code points. */
+  raw?: boolean;
+  /**
+   * Called about once per chunk. Every byte is counted each time it is handled: a file is read twice (vocabulary
+   * pass, encoding pass), so totalBytes is twice its size; stdin is received once and then scanned twice in memory,
+   * so totalBytes is three times its size, and undefined while it is still arriving. The last call has
+   * bytesRead === totalBytes.
+   */
+  onProgress?: (bytesRead: number, totalBytes: number | undefined) => void;
+  /** For tests; default process.stdin. */
+  stdin?: NodeJS.ReadableStream;
+  /** Bytes per read; small values let tests put multi-byte sequences across chunk boundaries. Default 16 MiB. */
+  chunkSize?: number;
+}
+
+const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
+const CODE_POINT_LIMIT = 0x110000;
+// V8 refuses typed arrays longer than this (2^32 elements in Node 20).
+const MAX_IDS = 2 ** 32;
+const MAX_NAMED_UNKNOWN = 10;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Vocabulary
+
+/** Rebuilds a vocabulary from a stored symbol list (e.g. a checkpoint's), checking it is one we could have built. */
+export function makeVocab(symbols: readonly string[], encoding: 'utf8' | 'bytes' = 'utf8'): Vocab {
+  if (encoding !== 'utf8' && encoding !== 'bytes') {
+    throw new CharnnError(`Invalid vocabulary: unknown encoding ${JSON.stringify(encoding)} (expected 'utf8' or 'bytes').`);
+  }
+  if (!Array.isArray(symbols) || symbols.length === 0) {
+    throw new CharnnError('Invalid vocabulary: it has no symbols.');
+  }
+  const idOf = new Map<number, number>();
+  let previous = -1;
+  for (let id = 0; id < symbols.length; id++) {
+    const symbol = symbols[id];
+    const code = symbolCode(symbol, encoding);
+    if (code < 0) {
+      const expected = encoding === 'bytes' ? 'a single byte' : 'a single Unicode code point';
+      throw new CharnnError(`Invalid vocabulary: symbol ${id} (${JSON.stringify(symbol)}) is not ${expected}.`);
+    }
+    if (code <= previous) {
+      const problem = code === previous ? 'appears twice' : 'is out of order (symbols must be sorted ascending)';
+      throw new CharnnError(`Invalid vocabulary: symbol ${id} (${describeChar(symbol, encoding)}) ${problem}.`);
+    }
+    idOf.set(code, id);
+    previous = code;
+  }
+  return { encoding, symbols: Object.freeze([...symbols]), idOf };
+}
+
+/** The code point (or byte) a vocabulary symbol stands for, or -1 when it is not exactly one. */
+function symbolCode(symbol: unknown, encoding: 'utf8' | 'bytes'): number {
+  if (typeof symbol !== 'string' || symbol.length === 0) return -1;
+  const code = symbol.codePointAt(0)!;
+  if (encoding === 'bytes') return symbol.length === 1 && code <= 0xff ? code : -1;
+  if (code >= 0xd800 && code <= 0xdfff) return -1; // a lone surrogate cannot be encoded as UTF-8
+  return symbol.length === (code > 0xffff ? 2 : 1) ? code : -1;
+}
+
+function vocabFromSeen(seen: Uint8Array, encoding: 'utf8' | 'bytes'): Vocab {
+  const symbols: string[] = [];
+  for (let code = 0; code < seen.length; code++) {
+    if (seen[code] !== 0) symbols.push(encoding === 'bytes' ? String.fromCharCode(code) : String.fromCodePoint(code));
+  }
+  return makeVocab(symbols, encoding);
+}
+
+/** The smallest unsigned typed array whose elements can hold ids 0 … vocabSize-1. */
+export function idArrayFor(vocabSize: number, length: number): IdArray {
+  if (vocabSize <= 0x100) return new Uint8Array(length);
+  if (vocabSize <= 0x10000) return new Uint16Array(length);
+  return new Uint32Array(length);
+}
+
+/** How to name a character in a message: 'a', '\n', U+200B (invisible, control and combining characters), 0xE9 (raw bytes beyond ASCII). */
+export function describeChar(symbol: string, encoding: 'utf8' | 'bytes' = 'utf8'): string {
+  const code = symbol.codePointAt(0) ?? -1;
+  if (code < 0) return "''";
+  if (code === 0x0a) return "'\\n'";
+  if (code === 0x09) return "'\\t'";
+  if (code === 0x0d) return "'\\r'";
+  if (code === 0x27) return "'\\''";
+  if (code === 0x5c) return "'\\\\'";
+  if (encoding === 'bytes' && code >= 0x80) return `0x${hex(code, 2)}`;
+  // Spaces other than ' ', controls, format characters and lone combining marks would be invisible or would
+  // merge with the quotes, so they are named by code point instead.
+  if (code === 0x20 || /^[\p{L}\p{N}\p{P}\p{S}]$/u.test(String.fromCodePoint(code))) {
+    return `'${String.fromCodePoint(code)}'`;
+  }
+  return `U+${hex(code, 4)}`;
+}
+
+function hex(value: number, digits: number): string {
+  return value.toString(16).toUpperCase().padStart(digits, '0');
+}
+
+/** "'é', U+200B and 3 more" */
+function listChars(codes: readonly number[], encoding: 'utf8' | 'bytes'): string {
+  const named = codes
+    .slice(0, MAX_NAMED_UNKNOWN)
+    .map((code) => describeChar(encoding === 'bytes' ? String.fromCharCode(code) : String.fromCodePoint(code), encoding));
+  const more = codes.length - named.length;
+  return more > 0 ? `${named.join(', ')} and ${more} more` : named.join(', ');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Strings (short texts: prime text, tests, a corpus given inline)
+
+/** Encodes a string with an existing vocabulary; for a bytes vocabulary the string's UTF-8 bytes are the symbols. */
+export function encodeText(text: string, vocab: Vocab): IdArray {
+  const codes = vocab.encoding === 'bytes' ? Buffer.from(text, 'utf8') : Array.from(text, (char) => char.codePointAt(0)!);
+  const ids = idArrayFor(vocab.symbols.length, codes.length);
+  const unknown = new Set<number>();
+  for (let i = 0; i < codes.length; i++) {
+    const id = vocab.idOf.get(codes[i]);
+    if (id === undefined) unknown.add(codes[i]);
+    else ids[i] = id;
+  }
+  if (unknown.size > 0) {
+    const codesSorted = [...unknown].sort((a, b) => a - b);
+    throw new CharnnError(
+      `The text has ${unknown.size === 1 ? 'a character' : 'characters'} that the model's vocabulary does not: ${listChars(codesSorted, vocab.encoding)}.`,
+    );
+  }
+  return ids;
+}
+
+/** Turns ids back into text; for a bytes vocabulary the bytes are decoded as UTF-8 (invalid sequences → U+FFFD). */
+export function decodeIds(ids: ArrayLike<number>, vocab: Vocab): string {
+  const symbols = vocab.symbols;
+  if (vocab.encoding === 'bytes') {
+    const bytes = new Uint8Array(ids.length);
+    for (let i = 0; i < ids.length; i++) bytes[i] = symbolAt(symbols, ids[i]).charCodeAt(0);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+  }
+  const parts: string[] = new Array(ids.length);
+  for (let i = 0; i < ids.length; i++) parts[i] = symbolAt(symbols, ids[i]);
+  return parts.join('');
+}
+
+function symbolAt(symbols: readonly string[], id: number): string {
+  const symbol = symbols[id];
+  if (symbol === undefined) throw new Error(`internal error: id ${id} is outside a vocabulary of ${symbols.length}`);
+  return symbol;
+}
+
+/** Builds a UTF-8 corpus (vocabulary from the text itself) from a string; a leading byte-order mark is dropped. */
+export function corpusFromText(text: string): Corpus {
+  // In a /u regex a surrogate class matches only unpaired halves, which UTF-8 cannot represent.
+  const lone = /[\uD800-\uDFFF]/u.exec(text);
+  if (lone) {
+    throw new CharnnError(`The text has an unpaired surrogate (U+${hex(lone[0].charCodeAt(0), 4)}) at index ${lone.index}, which is not a character.`);
+  }
+  const bytes = Buffer.from(text, 'utf8');
+  return encodeMemory(new MemorySource('the text', [bytes], bytes.length), 'utf8', undefined, undefined);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Files and stdin
+
+/** Reads a training text from a path, or from stdin when source is '-', and encodes it. */
+export async function readCorpus(source: string, options: ReadCorpusOptions = {}): Promise<Corpus> {
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`internal error: chunkSize must be a positive integer, got ${chunkSize}`);
+
+  let encoding: 'utf8' | 'bytes' = options.raw ? 'bytes' : 'utf8';
+  if (options.vocab) {
+    if (options.raw !== undefined && options.vocab.encoding !== encoding) {
+      throw new CharnnError(
+        options.vocab.encoding === 'bytes'
+          ? 'This model was trained on raw bytes, so the text must be read with --raw.'
+          : 'This model was trained on UTF-8 characters, so the text cannot be read with --raw.',
+      );
+    }
+    encoding = options.vocab.encoding;
+  }
+
+  const progress = new Progress(options.onProgress);
+  if (source === '-') {
+    const stdin = options.stdin ?? process.stdin;
+    if (options.stdin === undefined && process.stdin.isTTY) {
+      throw new CharnnError('Standard input is a terminal; pipe the text in (cat input.txt | charnn …) or give a file path.');
+    }
+    const memory = await MemorySource.collect('standard input', stdin, progress);
+    return encodeMemory(memory, encoding, options.vocab, progress);
+  }
+
+  const handle = await openForReading(source);
+  try {
+    const stats = await handle.stat();
+    if (stats.isDirectory()) throw new CharnnError(`${source} is a directory, not a text file.`);
+    if (!stats.isFile()) {
+      // A pipe or device (/dev/stdin, <(…)) can be read only once: keep it in memory like stdin.
+      const memory = await MemorySource.collect(source, handle.createReadStream({ autoClose: false }), progress);
+      return encodeMemory(memory, encoding, options.vocab, progress);
+    }
+    progress.total = 2 * stats.size;
+    return await encodeFile(new FileSource(source, handle, stats.size, chunkSize), encoding, options.vocab, progress);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function openForReading(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CharnnError(`No such file: ${path}.`);
+    if (code === 'EACCES' || code === 'EPERM') throw new CharnnError(`Cannot read ${path}: permission denied.`);
+    if (code === 'EISDIR') throw new CharnnError(`${path} is a directory, not a text file.`);
+    throw new CharnnError(`Cannot open ${path}: ${(error as Error).message}.`);
+  }
+}
+
+/** Calls onProgress about once per chunk, and once at the end with the final total. */
+class Progress {
+  bytesRead = 0;
+  total: number | undefined = undefined;
+  private lastReported = 0;
+  constructor(private readonly onProgress: ReadCorpusOptions['onProgress']) {}
+
+  advance(bytes: number): void {
+    this.bytesRead += bytes;
+    // Stdin arrives in 64 KiB pieces: report every 8 MiB rather than every piece.
+    if (this.onProgress && this.bytesRead - this.lastReported >= 8 * 1024 * 1024) this.report();
+  }
+
+  finish(): void {
+    if (this.bytesRead !== this.lastReported || this.bytesRead === 0) this.report();
+  }
+
+  private report(): void {
+    this.lastReported = this.bytesRead;
+    this.onProgress?.(this.bytesRead, this.total);
+  }
+}
+
+// Two byte sources, each walked twice chunk by chunk from a start offset: a file on disk, or pieces held in memory.
+// forEachChunk calls visit(chunk, offsetOfChunk) in order until visit returns false.
+
+/** Returns false to stop early (the text is already known to be bad). */
+type ChunkVisitor = (chunk: Uint8Array, offset: number) => boolean;
+
+class FileSource {
+  private readonly buffer: Buffer;
+  constructor(readonly name: string, private readonly handle: FileHandle, size: number, chunkSize: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunkSize, size)));
+  }
+
+  async forEachChunk(startOffset: number, visit: ChunkVisitor, progress: Progress | undefined): Promise<void> {
+    progress?.advance(startOffset);
+    let position = startOffset;
+    for (;;) {
+      const bytesRead = await this.read(this.buffer, position);
+      if (bytesRead === 0) break;
+      const keepGoing = visit(this.buffer.subarray(0, bytesRead), position);
+      position += bytesRead;
+      progress?.advance(bytesRead);
+      if (!keepGoing) break;
+    }
+  }
+
+  async head(n: number): Promise<Uint8Array> {
+    const bytes = Buffer.alloc(n);
+    return bytes.subarray(0, await this.read(bytes, 0));
+  }
+
+  private async read(into: Buffer, position: number): Promise<number> {
+    try {
+      return (await this.handle.read(into, 0, into.length, position)).bytesRead;
+    } catch (error) {
+      throw new CharnnError(`Cannot read ${this.name}: ${(error as Error).message}.`);
+    }
+  }
+}
+
+class MemorySource {
+  constructor(readonly name: string, private readonly pieces: readonly Uint8Array[], readonly size: number) {}
+
+  /** Collects a stream as a list of Buffers; never concatenated, so the total may exceed the largest Buffer. */
+  static async collect(name: string, stream: NodeJS.ReadableStream, progress: Progress): Promise<MemorySource> {
+    const pieces: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for await (const piece of stream) {
+        const bytes = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : (piece as Uint8Array);
+        pieces.push(bytes);
+        size += bytes.length;
+        progress.advance(bytes.length);
+      }
+    } catch (error) {
+      throw new CharnnError(`Cannot read ${name}: ${(error as Error).message}.`);
+    }
+    // From here on both in-memory passes count too, so the bar keeps moving forwards.
+    progress.total = 3 * size;
+    return new MemorySource(name, pieces, size);
+  }
+
+  forEachChunk(startOffset: number, visit: ChunkVisitor, progress: Progress | undefined): void {
+    progress?.advance(Math.min(startOffset, this.size));
+    let offset = 0;
+    for (const piece of this.pieces) {
+      const skip = Math.min(piece.length, Math.max(0, startOffset - offset));
+      const keepGoing = skip === piece.length || visit(skip === 0 ? piece : piece.subarray(skip), offset + skip);
+      offset += piece.length;
+      progress?.advance(piece.length - skip);
+      if (!keepGoing) break;
+    }
+  }
+
+  head(n: number): Uint8Array {
+    const out = new Uint8Array(Math.min(n, this.size));
+    let filled = 0;
+    for (const piece of this.pieces) {
+      if (filled === out.length) break;
+      const take = Math.min(piece.length, out.length - filled);
+      out.set(piece.subarray(0, take), filled);
+      filled += take;
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The two passes: scan (check, collect symbols, count) then encode.
+
+/**
+ * UTF-8 decoder state carried across chunk boundaries (the WHATWG decoder's state machine): a sequence can start
+ * in one chunk and end in the next.
+ */
+interface DecoderState {
+  /** Continuation bytes still expected for the current sequence (0 between characters). */
+  needed: number;
+  /** Bits of the code point decoded so far. */
+  codePoint: number;
+  /** Allowed range of the next continuation byte; narrower than 0x80–0xBF right after E0, ED, F0 and F4, which is what rejects overlong forms, surrogates and code points above U+10FFFF. */
+  lower: number;
+  upper: number;
+  /** Offset of the current sequence's first byte, for error messages. */
+  sequenceStart: number;
+}
+
+interface ScanState extends DecoderState {
+  count: number;
+  /** Offset of the first invalid sequence's first byte, or of the first NUL byte; -1 while the text is fine. */
+  errorOffset: number;
+  errorIsNul: boolean;
+  /** First byte of the current (or invalid) sequence, to show in the message. */
+  leadByte: number;
+}
+
+function newDecoderState(): DecoderState {
+  return { needed: 0, codePoint: 0, lower: 0x80, upper: 0xbf, sequenceStart: 0 };
+}
+
+/**
+ * Pass 1 over one chunk of UTF-8: marks every code point in `seen` and counts them. Stops at the first NUL byte or
+ * invalid sequence, recording where it starts in state.errorOffset.
+ */
+function scanUtf8Chunk(chunk: Uint8Array, chunkOffset: number, state: ScanState, seen: Uint8Array): void {
+  let needed = state.needed;
+  let codePoint = state.codePoint;
+  let lower = state.lower;
+  let upper = state.upper;
+  let sequenceStart = state.sequenceStart;
+  let count = state.count;
+  const length = chunk.length;
+  for (let i = 0; i < length; i++) {
+    const byte = chunk[i];
+    if (needed === 0) {
+      if (byte < 0x80) {
+        if (byte === 0) {
+          state.errorOffset = chunkOffset + i;
+          state.errorIsNul = true;
+          return;
+        }
+        seen[byte] = 1;
+        count++;
+        continue;
+      }
+      sequenceStart = chunkOffset + i;
+      state.leadByte = byte;
+      if (byte >= 0xc2 && byte <= 0xdf) {
+        needed = 1;
+        codePoint = byte & 0x1f;
+      } else if (byte >= 0xe0 && byte <= 0xef) {
+        if (byte === 0xe0) lower = 0xa0; // E0 80–9F would be overlong
+        else if (byte === 0xed) upper = 0x9f; // ED A0–BF would be a surrogate
+        needed = 2;
+        codePoint = byte & 0x0f;
+      } else if (byte >= 0xf0 && byte <= 0xf4) {
+        if (byte === 0xf0) lower = 0x90; // F0 80–8F would be overlong
+        else if (byte === 0xf4) upper = 0x8f; // F4 90+ would exceed U+10FFFF
+        needed = 3;
+        codePoint = byte & 0x07;
+      } else {
+        // 80–BF (a stray continuation), C0/C1 (always overlong), F5–FF (beyond U+10FFFF).
+        state.errorOffset = sequenceStart;
+        state.errorIsNul = false;
+        return;
+      }
+      continue;
+    }
+    if (byte < lower || byte > upper) {
+      state.errorOffset = sequenceStart;
+      state.errorIsNul = false;
+      return;
+    }
+    lower = 0x80;
+    upper = 0xbf;
+    codePoint = (codePoint << 6) | (byte & 0x3f);
+    if (--needed === 0) {
+      seen[codePoint] = 1;
+      count++;
+    }
+  }
+  state.needed = needed;
+  state.codePoint = codePoint;
+  state.lower = lower;
+  state.upper = upper;
+  state.sequenceStart = sequenceStart;
+  state.count = count;
+}
+
+/**
+ * Pass 2 over one chunk of (already validated) UTF-8: writes idOfCode[codePoint] for each character into ids from
+ * `position`; returns the new position, or -1 if the bytes are not those pass 1 saw (the file changed in between).
+ */
+function encodeUtf8Chunk(chunk: Uint8Array, state: DecoderState, idOfCode: Int32Array, ids: IdArray, position: number): number {
+  let needed = state.needed;
+  let codePoint = state.codePoint;
+  const length = chunk.length;
+  const capacity = ids.length;
+  for (let i = 0; i < length; i++) {
+    const byte = chunk[i];
+    if (needed === 0) {
+      if (byte < 0x80) {
+        const id = idOfCode[byte];
+        if (id < 0 || position === capacity) return -1;
+        ids[position++] = id;
+        continue;
+      }
+      if (byte >= 0xf0) {
+        needed = 3;
+        codePoint = byte & 0x07;
+      } else if (byte >= 0xe0) {
+        needed = 2;
+        codePoint = byte & 0x0f;
+      } else {
+        needed = 1;
+        codePoint = byte & 0x1f;
+      }
+      continue;
+    }
+    codePoint = (codePoint << 6) | (byte & 0x3f);
+    if (--needed === 0) {
+      const id = codePoint < CODE_POINT_LIMIT ? idOfCode[codePoint] : -1;
+      if (id < 0 || position === capacity) return -1;
+      ids[position++] = id;
+    }
+  }
+  state.needed = needed;
+  state.codePoint = codePoint;
+  return position;
+}
+
+function scanBytesChunk(chunk: Uint8Array, seen: Uint8Array): void {
+  const length = chunk.length;
+  for (let i = 0; i < length; i++) seen[chunk[i]] = 1;
+}
+
+function encodeBytesChunk(chunk: Uint8Array, idOfByte: Int32Array, ids: IdArray, position: number): number {
+  const length = chunk.length;
+  if (position + length > ids.length) return -1;
+  for (let i = 0; i < length; i++) {
+    const id = idOfByte[chunk[i]];
+    if (id < 0) return -1;
+    ids[position + i] = id;
+  }
+  return position + length;
+}
+
+/**
+ * One encoding of one source: pass 1 (scan) checks the text, collects its symbol set and counts its symbols; pass 2
+ * (encode) writes the ids. The visitors are fields so the sync (memory) and async (file) drivers can share them.
+ */
+class EncodeJob {
+  readonly startOffset: number;
+  private readonly seen: Uint8Array; // [256 or 0x110000] 1 where the byte / code point occurs
+  private readonly scanState: ScanState = { ...newDecoderState(), count: 0, errorOffset: -1, errorIsNul: false, leadByte: 0 };
+  private bytes: number;
+  private vocab: Vocab | undefined;
+  private ids: IdArray = new Uint8Array(0);
+  private position = 0;
+  private readonly decoder = newDecoderState();
+  private idOfCode: Int32Array = new Int32Array(0);
+
+  constructor(
+    private readonly name: string,
+    private readonly encoding: 'utf8' | 'bytes',
+    private readonly givenVocab: Vocab | undefined,
+    private readonly head: Uint8Array, // the first 3 bytes (fewer if shorter)
+    private readonly progress: Progress | undefined,
+  ) {
+    const hasBom = encoding === 'utf8' && head.length === 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
+    this.startOffset = hasBom ? 3 : 0;
+    this.bytes = this.startOffset;
+    this.seen = new Uint8Array(encoding === 'bytes' ? 0x100 : CODE_POINT_LIMIT);
+  }
+
+  readonly scan: ChunkVisitor = (chunk, offset) => {
+    this.bytes = offset + chunk.length;
+    if (this.encoding === 'bytes') {
+      scanBytesChunk(chunk, this.seen);
+      this.scanState.count += chunk.length;
+      return true;
+    }
+    scanUtf8Chunk(chunk, offset, this.scanState, this.seen);
+    return this.scanState.errorOffset < 0;
+  };
+
+  /** Throws the user's mistake, if pass 1 found one; otherwise fixes the vocabulary and allocates the ids. */
+  finishScan(): void {
+    const state = this.scanState;
+    const name = capitalize(this.name);
+    if (state.errorOffset < 0 && state.needed > 0) state.errorOffset = state.sequenceStart; // truncated at the end
+    if (state.errorOffset >= 0) throw this.textError();
+    const count = state.count;
+    if (count === 0) throw new CharnnError(`${name} is empty.`);
+    if (count >= MAX_IDS) throw new CharnnError(`${name} has ${count} characters; at most ${MAX_IDS - 1} fit in memory at once.`);
+
+    const vocab = this.givenVocab ?? vocabFromSeen(this.seen, this.encoding);
+    if (this.givenVocab) {
+      const unknown: number[] = [];
+      for (let code = 0; code < this.seen.length; code++) if (this.seen[code] !== 0 && !vocab.idOf.has(code)) unknown.push(code);
+      if (unknown.length > 0) {
+        const what = unknown.length === 1 ? 'a character' : `${unknown.length} characters`;
+        throw new CharnnError(`${name} has ${what} that the model's vocabulary does not: ${listChars(unknown, this.encoding)}.`);
+      }
+    }
+    this.vocab = vocab;
+    this.idOfCode = new Int32Array(this.seen.length).fill(-1);
+    for (const [code, id] of vocab.idOf) if (code < this.idOfCode.length) this.idOfCode[code] = id;
+    this.ids = idArrayFor(vocab.symbols.length, count);
+  }
+
+  readonly encode: ChunkVisitor = (chunk) => {
+    this.position = this.encoding === 'bytes'
+      ? encodeBytesChunk(chunk, this.idOfCode, this.ids, this.position)
+      : encodeUtf8Chunk(chunk, this.decoder, this.idOfCode, this.ids, this.position);
+    return this.position >= 0;
+  };
+
+  finish(): Corpus {
+    if (this.position !== this.ids.length) throw new CharnnError(`${capitalize(this.name)} changed while it was being read; try again.`);
+    this.progress?.finish();
+    return { vocab: this.vocab!, ids: this.ids, bytes: this.bytes };
+  }
+
+  private textError(): CharnnError {
+    const name = capitalize(this.name);
+    const { errorOffset: offset, leadByte } = this.scanState;
+    if (this.scanState.errorIsNul) {
+      return new CharnnError(`${name} looks like a binary file (it has a NUL byte at offset ${offset}); if you mean to train on its raw bytes, pass --raw.`);
+    }
+    const head = this.head;
+    if (offset === 0 && head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))) {
+      return new CharnnError(`${name} is UTF-16 text, not UTF-8; convert it (iconv -f UTF-16 -t UTF-8) or pass --raw to train on its raw bytes.`);
+    }
+    return new CharnnError(
+      `${name} is not valid UTF-8: the byte at offset ${offset} (0x${hex(leadByte, 2)}) does not start a valid character; if it is not UTF-8 text, pass --raw to train on its raw bytes.`,
+    );
+  }
+}
+
+function encodeMemory(source: MemorySource, encoding: 'utf8' | 'bytes', vocab: Vocab | undefined, progress: Progress | undefined): Corpus {
+  const job = new EncodeJob(source.name, encoding, vocab, source.head(3), progress);
+  source.forEachChunk(job.startOffset, job.scan, progress);
+  job.finishScan();
+  source.forEachChunk(job.startOffset, job.encode, progress);
+  return job.finish();
+}
+
+async function encodeFile(source: FileSource, encoding: 'utf8' | 'bytes', vocab: Vocab | undefined, progress: Progress): Promise<Corpus> {
+  const job = new EncodeJob(source.name, encoding, vocab, await source.head(3), progress);
+  await source.forEachChunk(job.startOffset, job.scan, progress);
+  job.finishScan();
+  await source.forEachChunk(job.startOffset, job.encode, progress);
+  return job.finish();
+}
+
+function capitalize(name: string): string {
+  // File paths keep their case; only our own descriptions ('standard input', 'the text') start a sentence.
+  return name === 'standard input' || name === 'the text' ? name[0].toUpperCase() + name.slice(1) : name;
+}
