@@ -1,0 +1,684 @@
+// The checkpoint file format: how a header object and named tensors become bytes on disk and come back, plus
+// finding, naming and pruning checkpoint files. It knows nothing about models; the model layer supplies the header
+// and checks it (through `expect`) before any tensor memory is allocated.
+//
+// File layout, version 1 (all integers little-endian, every section starts on an 8-byte boundary):
+//
+//   offset  size  field
+//   0       8     magic  89 52 4E 4E 0D 0A 1A 0A  ("\x89RNN\r\n\x1a\n", after PNG's signature: the high byte
+//                        catches 7-bit transfers, CR LF and the lone LF catch text-mode newline conversion
+//                        in either direction, and 1A stops `type` on Windows from dumping binary)
+//   8       4     u32 format version (1)
+//   12      4     u32 header byte length L (at most 64 MiB)
+//   16      L     UTF-8 JSON header: the caller's header object plus a reserved key
+//                   "tensors": [{ "name": string, "dtype": "float32"|"float64"|"int32"|"uint32"|"uint16"|"uint8",
+//                                 "length": element count }, ...]
+//   16+L    0..7  zero padding to an 8-byte boundary; the tensor data starts at D = 16 + L + padding
+//   D       ...   each tensor's raw little-endian elements in table order, each followed by zero padding
+//                 to an 8-byte boundary (so every tensor can be viewed in place as a typed array)
+//   end-8   4     u32 CRC-32 (IEEE, as zlib/PNG) of bytes [0, D): magic, version, length, header, padding
+//   end-4   4     u32 CRC-32 of bytes [D, end-8): all tensor data and its padding
+//
+// The file size is fully determined by the header, so a reader checks it against the real size before reading
+// or allocating any tensor; the two checksums catch bit flips that leave the structure intact. Readers refuse
+// any version other than the one they know: the version is bumped only when old readers would misread a file.
+
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { endianness } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { TextDecoder } from 'node:util';
+import * as zlib from 'node:zlib';
+import { CharnnError, assert } from './errors.js';
+
+export const CHECKPOINT_EXTENSION = '.ckpt';
+export const CHECKPOINT_FORMAT_VERSION = 1;
+export const CHECKPOINT_MAGIC: Readonly<Uint8Array> = Uint8Array.of(0x89, 0x52, 0x4e, 0x4e, 0x0d, 0x0a, 0x1a, 0x0a);
+/** A header this large is not a model description but a corrupt length field; refusing it bounds allocation. */
+export const MAX_HEADER_BYTES = 64 * 1024 * 1024;
+
+export type TensorData = Float32Array | Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
+export interface CheckpointContents { header: Record<string, unknown>; tensors: Map<string, TensorData> }
+export type CheckpointDtype = 'float32' | 'float64' | 'int32' | 'uint32' | 'uint16' | 'uint8';
+export interface TensorEntry { name: string; dtype: CheckpointDtype; length: number }
+/** What `readCheckpointInfo` reports without reading tensor data (for `charnn inspect` and listings). */
+export interface CheckpointInfo {
+  header: Record<string, unknown>;
+  tensors: Array<TensorEntry & { byteOffset: number; byteLength: number }>;
+  version: number;
+  fileBytes: number;
+  mtimeMs: number;
+}
+
+const PREFIX_BYTES = 16; // magic + version + header length
+const TRAILER_BYTES = 8; // two CRC-32s
+const ALIGN = 8;
+const MAX_TENSOR_NAME_LENGTH = 256;
+const HOST_IS_LITTLE_ENDIAN = endianness() === 'LE';
+/** One read/write call moves at most this much: the OS caps single transfers near 2 GiB. */
+const IO_CHUNK_BYTES = 1 << 30;
+
+const DTYPES: Record<CheckpointDtype, { new (length: number): TensorData; readonly BYTES_PER_ELEMENT: number }> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  uint16: Uint16Array,
+  uint8: Uint8Array,
+};
+
+const padTo8 = (byteLength: number): number => (ALIGN - (byteLength % ALIGN)) % ALIGN;
+const ZEROS = new Uint8Array(ALIGN);
+
+// ---------------------------------------------------------------------------------------------------------------
+// CRC-32
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** Table-driven CRC-32, the fallback for Node builds before 20.15 that lack zlib.crc32. Same results. */
+export function crc32Reference(bytes: Uint8Array, previous = 0): number {
+  let crc = ~previous;
+  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  return ~crc >>> 0;
+}
+
+const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+/** CRC-32 (IEEE) of `bytes`, continuing from `previous` (the CRC of the bytes before them). */
+export function crc32(bytes: Uint8Array, previous = 0): number {
+  return zlibCrc32 ? zlibCrc32(bytes, previous) : crc32Reference(bytes, previous);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Encoding
+
+function dtypeOf(data: TensorData): CheckpointDtype | undefined {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Uint32Array) return 'uint32';
+  if (data instanceof Uint16Array) return 'uint16';
+  // Uint8ClampedArray is not a Uint8Array subclass, so it lands below as unsupported rather than silently here.
+  if (data instanceof Uint8Array) return 'uint8';
+  return undefined;
+}
+
+function isValidTensorName(name: unknown): name is string {
+  // Control characters are refused so a name can always be printed on one line in an error message.
+  return typeof name === 'string' && name.length > 0 && name.length <= MAX_TENSOR_NAME_LENGTH && !/[\u0000-\u001f\u007f]/.test(name);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Swaps each element's bytes in place: the file is little-endian whatever the host is. */
+export function swapByteOrder(bytes: Uint8Array, bytesPerElement: number): void {
+  for (let start = 0; start + bytesPerElement <= bytes.length; start += bytesPerElement) {
+    for (let i = start, j = start + bytesPerElement - 1; i < j; i++, j--) {
+      const t = bytes[i];
+      bytes[i] = bytes[j];
+      bytes[j] = t;
+    }
+  }
+}
+
+function littleEndianBytes(data: TensorData): Uint8Array {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (HOST_IS_LITTLE_ENDIAN || data.BYTES_PER_ELEMENT === 1) return bytes;
+  const swapped = bytes.slice();
+  swapByteOrder(swapped, data.BYTES_PER_ELEMENT);
+  return swapped;
+}
+
+interface EncodePlan { prefixAndHeader: Uint8Array; table: TensorEntry[]; fileBytes: number }
+
+/** Validates the caller's arguments and encodes everything before the tensor data. Touches no file. */
+function planCheckpoint(header: Record<string, unknown>, tensors: ReadonlyArray<{ name: string; data: TensorData }>): EncodePlan {
+  assert(isPlainObject(header), 'checkpoint header must be a plain object');
+  assert(!Object.hasOwn(header, 'tensors'), "checkpoint header key 'tensors' is reserved for the tensor table");
+  const table: TensorEntry[] = [];
+  const seen = new Set<string>();
+  let fileBytes = 0;
+  for (const { name, data } of tensors) {
+    assert(isValidTensorName(name), `invalid tensor name ${JSON.stringify(name)}`);
+    assert(!seen.has(name), `duplicate tensor name '${name}'`);
+    seen.add(name);
+    const dtype = dtypeOf(data);
+    assert(dtype !== undefined, `tensor '${name}' is not a Float32/Float64/Int32/Uint32/Uint16/Uint8Array`);
+    table.push({ name, dtype, length: data.length });
+    fileBytes += data.byteLength + padTo8(data.byteLength);
+  }
+  const json = new TextEncoder().encode(JSON.stringify({ ...header, tensors: table }));
+  assert(json.length <= MAX_HEADER_BYTES, `checkpoint header is ${json.length} bytes, over the ${MAX_HEADER_BYTES}-byte limit`);
+  const prefixAndHeader = new Uint8Array(PREFIX_BYTES + json.length + padTo8(PREFIX_BYTES + json.length)); // zero-filled
+  prefixAndHeader.set(CHECKPOINT_MAGIC, 0);
+  const view = new DataView(prefixAndHeader.buffer);
+  view.setUint32(8, CHECKPOINT_FORMAT_VERSION, true);
+  view.setUint32(12, json.length, true);
+  prefixAndHeader.set(json, PREFIX_BYTES);
+  fileBytes += prefixAndHeader.length + TRAILER_BYTES;
+  return { prefixAndHeader, table, fileBytes };
+}
+
+/**
+ * The file's bytes in order, produced lazily so the synchronous writer streams tensors straight from the
+ * caller's arrays. Each tensor is looked up again here; if it changed shape since planning, the write aborts.
+ */
+function* checkpointChunks(plan: EncodePlan, tensors: ReadonlyArray<{ name: string; data: TensorData }>): Generator<Uint8Array> {
+  yield plan.prefixAndHeader;
+  let dataCrc = 0;
+  for (let i = 0; i < plan.table.length; i++) {
+    const data = tensors[i].data;
+    const entry = plan.table[i];
+    assert(dtypeOf(data) === entry.dtype && data.length === entry.length, `tensor '${entry.name}' changed while being saved`);
+    const bytes = littleEndianBytes(data);
+    dataCrc = crc32(bytes, dataCrc);
+    yield bytes;
+    const padding = ZEROS.subarray(0, padTo8(bytes.length));
+    if (padding.length > 0) {
+      dataCrc = crc32(padding, dataCrc);
+      yield padding;
+    }
+  }
+  const trailer = new Uint8Array(TRAILER_BYTES);
+  const view = new DataView(trailer.buffer);
+  view.setUint32(0, crc32(plan.prefixAndHeader), true);
+  view.setUint32(4, dataCrc, true);
+  yield trailer;
+}
+
+/** The whole checkpoint as one buffer: a snapshot, so the caller may keep mutating its tensors afterwards. */
+export function encodeCheckpoint(header: Record<string, unknown>, tensors: ReadonlyArray<{ name: string; data: TensorData }>): Uint8Array {
+  const plan = planCheckpoint(header, tensors);
+  const out = new Uint8Array(plan.fileBytes);
+  let offset = 0;
+  for (const chunk of checkpointChunks(plan, tensors)) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  assert(offset === plan.fileBytes, 'checkpoint size miscomputed');
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Atomic writing
+
+function tempPathFor(path: string): string {
+  // A dot-file ending in .tmp: invisible to `ls`, never mistaken for a checkpoint, unique per process and call.
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+function saveError(path: string, error: unknown): unknown {
+  if (error instanceof CharnnError || !(error instanceof Error)) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason: Record<string, string> = {
+    ENOENT: 'its directory does not exist',
+    ENOTDIR: 'part of its directory path is a file',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EROFS: 'the file system is read-only',
+    ENOSPC: 'the disk is full',
+    EDQUOT: 'the disk quota is exhausted',
+    EISDIR: 'a directory with that name is in the way',
+  };
+  if (code === undefined) return error; // not an I/O failure: a bug or an exception from the caller's data
+  return new CharnnError(`Cannot save checkpoint '${path}': ${reason[code] ?? `${code} (${error.message})`}.`);
+}
+
+/** Makes the rename durable. Best effort: some platforms cannot open or fsync a directory. */
+function fsyncDirectorySync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // The data itself is already fsynced; only the rename's durability is in doubt, which is no reason to fail a save.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // See fsyncDirectorySync.
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * Atomic: writes `<dir>/.<basename>.<pid>.<random>.tmp`, fsyncs, renames over `path`, fsyncs the directory.
+ * Never leaves a half-written `.ckpt`; on failure removes the temp file and leaves any existing file at `path`
+ * untouched. The tensors are copied before the first await, so training may go on while the write proceeds.
+ */
+export async function writeCheckpoint(
+  path: string,
+  header: Record<string, unknown>,
+  tensors: ReadonlyArray<{ name: string; data: TensorData }>,
+): Promise<void> {
+  const bytes = encodeCheckpoint(header, tensors);
+  const tempPath = tempPathFor(path);
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(tempPath, 'wx');
+    for (let offset = 0; offset < bytes.length; ) {
+      const { bytesWritten } = await handle.write(bytes, offset, Math.min(IO_CHUNK_BYTES, bytes.length - offset));
+      offset += bytesWritten;
+    }
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fsp.rename(tempPath, path);
+  } catch (error) {
+    await handle?.close().catch(() => {});
+    await fsp.rm(tempPath, { force: true }).catch(() => {});
+    throw saveError(path, error);
+  }
+  await fsyncDirectory(dirname(path));
+}
+
+/** Same as writeCheckpoint, synchronously (for a save during Ctrl-C handling); streams from the caller's arrays. */
+export function writeCheckpointSync(
+  path: string,
+  header: Record<string, unknown>,
+  tensors: ReadonlyArray<{ name: string; data: TensorData }>,
+): void {
+  const plan = planCheckpoint(header, tensors);
+  const tempPath = tempPathFor(path);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tempPath, 'wx');
+    for (const chunk of checkpointChunks(plan, tensors)) {
+      for (let offset = 0; offset < chunk.length; ) {
+        offset += fs.writeSync(fd, chunk, offset, Math.min(IO_CHUNK_BYTES, chunk.length - offset));
+      }
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tempPath, path);
+  } catch (error) {
+    if (fd !== undefined) {
+      try { fs.closeSync(fd); } catch { /* already failing; the original error is the one to report */ }
+    }
+    try { fs.rmSync(tempPath, { force: true }); } catch { /* as above */ }
+    throw saveError(path, error);
+  }
+  fsyncDirectorySync(dirname(path));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading: every check that bounds an allocation runs before that allocation.
+
+interface OpenCheckpoint { handle: fsp.FileHandle; size: number; mtimeMs: number }
+
+async function openCheckpoint(path: string): Promise<OpenCheckpoint> {
+  // stat before open: opening a FIFO for reading would block until a writer appears.
+  let stats: fs.Stats;
+  try {
+    stats = await fsp.stat(path);
+  } catch (error) {
+    throw readError(path, error);
+  }
+  if (stats.isDirectory()) throw new CharnnError(`Checkpoint '${path}' is a directory, not a checkpoint file.`);
+  if (!stats.isFile()) throw new CharnnError(`Checkpoint '${path}' is not a regular file.`);
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(path, 'r');
+  } catch (error) {
+    throw readError(path, error);
+  }
+  try {
+    const current = await handle.stat(); // the file we opened, which may have been replaced since the stat above
+    if (!current.isFile()) throw new CharnnError(`Checkpoint '${path}' is not a regular file.`);
+    return { handle, size: current.size, mtimeMs: current.mtimeMs };
+  } catch (error) {
+    await handle.close();
+    throw readError(path, error);
+  }
+}
+
+function readError(path: string, error: unknown): unknown {
+  if (error instanceof CharnnError || !(error instanceof Error)) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === undefined) return error;
+  if (code === 'ENOENT') return new CharnnError(`Checkpoint '${path}' does not exist.`);
+  if (code === 'ENOTDIR') return new CharnnError(`Checkpoint '${path}' does not exist (part of the path is a file).`);
+  if (code === 'EISDIR') return new CharnnError(`Checkpoint '${path}' is a directory, not a checkpoint file.`);
+  if (code === 'EACCES' || code === 'EPERM') return new CharnnError(`Checkpoint '${path}' cannot be read: permission denied.`);
+  return new CharnnError(`Checkpoint '${path}' cannot be read: ${code} (${error.message}).`);
+}
+
+const corrupt = (path: string, what: string): CharnnError =>
+  new CharnnError(`Checkpoint '${path}' is corrupt: ${what}.`);
+
+/** Fills `into` from the file at `position`; a short file here means it shrank while being read. */
+async function readExactly(handle: fsp.FileHandle, path: string, into: Uint8Array, position: number): Promise<void> {
+  for (let offset = 0; offset < into.length; ) {
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(into, offset, Math.min(IO_CHUNK_BYTES, into.length - offset), position + offset));
+    } catch (error) {
+      throw readError(path, error);
+    }
+    if (bytesRead === 0) throw new CharnnError(`Checkpoint '${path}' was truncated while being read.`);
+    offset += bytesRead;
+  }
+}
+
+function startsLikeMagic(bytes: Uint8Array): boolean {
+  for (let i = 0; i < Math.min(bytes.length, CHECKPOINT_MAGIC.length); i++) if (bytes[i] !== CHECKPOINT_MAGIC[i]) return false;
+  return true;
+}
+
+function describeWrongMagic(path: string, bytes: Uint8Array): CharnnError {
+  // The signature's CR LF / LF pair exists so text-mode copies are recognizable; say so rather than "not ours".
+  const startsWith = (pattern: number[]) => pattern.every((byte, i) => bytes[i] === byte);
+  const crlfToLf = [0x89, 0x52, 0x4e, 0x4e, 0x0a, 0x1a, 0x0a];
+  const lfToCrlf = [0x89, 0x52, 0x4e, 0x4e, 0x0d, 0x0d, 0x0a, 0x1a, 0x0d, 0x0a];
+  if (startsWith(crlfToLf) || startsWith(lfToCrlf)) {
+    return new CharnnError(`Checkpoint '${path}' has had its line endings converted (it was copied in text mode); copy it again in binary mode.`);
+  }
+  return new CharnnError(`'${path}' is not a charnn checkpoint (it does not start with the charnn magic bytes).`);
+}
+
+interface Layout { info: CheckpointInfo; dataCrc: number }
+
+/** Reads and validates everything but the tensor data: magic, version, header, table, total size, header CRC. */
+async function readLayout(handle: fsp.FileHandle, path: string, size: number, mtimeMs: number): Promise<Layout> {
+  if (size === 0) throw new CharnnError(`Checkpoint '${path}' is empty.`);
+  const prefix = new Uint8Array(Math.min(size, PREFIX_BYTES));
+  await readExactly(handle, path, prefix, 0);
+  if (!startsLikeMagic(prefix)) throw describeWrongMagic(path, prefix);
+  if (size < PREFIX_BYTES + TRAILER_BYTES) throw new CharnnError(`Checkpoint '${path}' is truncated (only ${size} bytes).`);
+
+  const prefixView = new DataView(prefix.buffer);
+  const version = prefixView.getUint32(8, true);
+  if (version !== CHECKPOINT_FORMAT_VERSION) {
+    // Small numbers above ours are plausibly a newer charnn; anything else is damage.
+    if (version > CHECKPOINT_FORMAT_VERSION && version < 1000) {
+      throw new CharnnError(`Checkpoint '${path}' uses format version ${version}, but this charnn reads only version ${CHECKPOINT_FORMAT_VERSION}; upgrade charnn to load it.`);
+    }
+    throw corrupt(path, `unknown format version ${version} (this charnn reads version ${CHECKPOINT_FORMAT_VERSION})`);
+  }
+
+  const headerLength = prefixView.getUint32(12, true);
+  if (headerLength > MAX_HEADER_BYTES) throw corrupt(path, `its header length (${headerLength} bytes) exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  const dataOffset = PREFIX_BYTES + headerLength + padTo8(PREFIX_BYTES + headerLength);
+  if (dataOffset + TRAILER_BYTES > size) {
+    throw new CharnnError(`Checkpoint '${path}' is truncated or corrupt: its header (${headerLength} bytes) runs past the end of the ${size}-byte file.`);
+  }
+  const headerRegion = new Uint8Array(dataOffset);
+  headerRegion.set(prefix, 0);
+  await readExactly(handle, path, headerRegion.subarray(PREFIX_BYTES), PREFIX_BYTES);
+  const trailer = new Uint8Array(TRAILER_BYTES);
+  await readExactly(handle, path, trailer, size - TRAILER_BYTES);
+  const trailerView = new DataView(trailer.buffer);
+
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerRegion.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength)));
+  } catch {
+    throw corrupt(path, 'its header is not valid UTF-8 JSON');
+  }
+  if (!isPlainObject(parsed)) throw corrupt(path, 'its header is not a JSON object');
+  const { tensors: rawTable, ...header } = parsed;
+  if (!Array.isArray(rawTable)) throw corrupt(path, "its header has no 'tensors' table");
+
+  // Sizes are plain numbers checked against the real file size as they accumulate, so nothing can overflow
+  // and no allocation below can exceed the file's own size.
+  const tensors: CheckpointInfo['tensors'] = [];
+  const names = new Set<string>();
+  let offset = dataOffset;
+  for (let i = 0; i < rawTable.length; i++) {
+    const entry: unknown = rawTable[i];
+    if (!isPlainObject(entry)) throw corrupt(path, `tensor table entry ${i} is not an object`);
+    const { name, dtype, length } = entry;
+    if (!isValidTensorName(name)) throw corrupt(path, `tensor table entry ${i} has an invalid name`);
+    if (names.has(name)) throw corrupt(path, `tensor '${name}' appears twice in its table`);
+    names.add(name);
+    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) throw corrupt(path, `tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}`);
+    const bytesPerElement = DTYPES[dtype as CheckpointDtype].BYTES_PER_ELEMENT;
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0 || length > size / bytesPerElement) {
+      throw corrupt(path, `tensor '${name}' has impossible length ${JSON.stringify(length)}`);
+    }
+    const byteLength = length * bytesPerElement;
+    tensors.push({ name, dtype: dtype as CheckpointDtype, length, byteOffset: offset, byteLength });
+    offset += byteLength + padTo8(byteLength);
+    if (offset + TRAILER_BYTES > size) break; // the size check below reports it; stop before the sum grows further
+  }
+  const expectedSize = offset + TRAILER_BYTES;
+  if (expectedSize > size) {
+    throw new CharnnError(`Checkpoint '${path}' is truncated or corrupt: its header describes more data than the file's ${size} bytes hold.`);
+  }
+  if (expectedSize < size) {
+    throw new CharnnError(`Checkpoint '${path}' is corrupt: it has ${size - expectedSize} bytes more than its header describes (${expectedSize}).`);
+  }
+
+  if (crc32(headerRegion) !== trailerView.getUint32(0, true)) throw corrupt(path, 'header checksum mismatch');
+  return { info: { header, tensors, version, fileBytes: size, mtimeMs }, dataCrc: trailerView.getUint32(4, true) };
+}
+
+/** Header, tensor table and sizes of a checkpoint, reading only its header bytes (and its 8-byte trailer). */
+export async function readCheckpointInfo(path: string): Promise<CheckpointInfo> {
+  const { handle, size, mtimeMs } = await openCheckpoint(path);
+  try {
+    return (await readLayout(handle, path, size, mtimeMs)).info;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The caller's header as written (without the tensor table); reads only the header bytes. */
+export async function readCheckpointHeader(path: string): Promise<Record<string, unknown>> {
+  return (await readCheckpointInfo(path)).header;
+}
+
+function checkExpectations(
+  path: string,
+  info: CheckpointInfo,
+  expect: (header: Record<string, unknown>) => ReadonlyMap<string, { dtype: string; length: number }>,
+): void {
+  let expected: ReadonlyMap<string, { dtype: string; length: number }>;
+  try {
+    expected = expect(info.header);
+  } catch (error) {
+    // The model layer does not know the path; add it so the sentence stands on its own.
+    if (error instanceof CharnnError && !error.message.includes(path)) {
+      throw new CharnnError(`Checkpoint '${path}' does not fit: ${error.message.replace(/\.$/, '')}.`);
+    }
+    throw error;
+  }
+  const present = new Set<string>();
+  for (const { name, dtype, length } of info.tensors) {
+    present.add(name);
+    const want = expected.get(name);
+    if (want === undefined) throw new CharnnError(`Checkpoint '${path}' has a tensor '${name}' that this model does not use.`);
+    if (want.dtype !== dtype || want.length !== length) {
+      throw new CharnnError(`Checkpoint '${path}' has tensor '${name}' as ${length} × ${dtype}, but the model expects ${want.length} × ${want.dtype}.`);
+    }
+  }
+  for (const name of expected.keys()) {
+    if (!present.has(name)) throw new CharnnError(`Checkpoint '${path}' lacks tensor '${name}', which the model needs.`);
+  }
+}
+
+/**
+ * Reads a whole checkpoint. `expect(header)` is the model layer's schema check: it throws CharnnError for a bad
+ * header and returns the exact element count (and dtype) it expects for every tensor; it runs BEFORE any tensor
+ * data is read or allocated. Every tensor gets its own ArrayBuffer.
+ */
+export async function readCheckpoint(
+  path: string,
+  expect?: (header: Record<string, unknown>) => ReadonlyMap<string, { dtype: string; length: number }>,
+): Promise<CheckpointContents> {
+  const { handle, size, mtimeMs } = await openCheckpoint(path);
+  try {
+    const layout = await readLayout(handle, path, size, mtimeMs);
+    if (expect) checkExpectations(path, layout.info, expect);
+    const tensors = new Map<string, TensorData>();
+    const padding = new Uint8Array(ALIGN);
+    let dataCrc = 0;
+    for (const { name, dtype, length, byteOffset, byteLength } of layout.info.tensors) {
+      let data: TensorData;
+      try {
+        data = new DTYPES[dtype](length);
+      } catch {
+        throw new CharnnError(`Checkpoint '${path}' cannot be loaded: tensor '${name}' (${byteLength} bytes) does not fit in memory.`);
+      }
+      const bytes = new Uint8Array(data.buffer, 0, byteLength);
+      await readExactly(handle, path, bytes, byteOffset);
+      dataCrc = crc32(bytes, dataCrc);
+      const pad = padding.subarray(0, padTo8(byteLength));
+      if (pad.length > 0) {
+        await readExactly(handle, path, pad, byteOffset + byteLength);
+        dataCrc = crc32(pad, dataCrc);
+      }
+      if (!HOST_IS_LITTLE_ENDIAN) swapByteOrder(bytes, data.BYTES_PER_ELEMENT);
+      tensors.set(name, data);
+    }
+    if (dataCrc !== layout.dataCrc) throw corrupt(path, 'tensor data checksum mismatch');
+    return { header: layout.info.header, tensors };
+  } finally {
+    await handle.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Naming, finding and pruning
+
+/** Iteration digits in file names: enough that names of a run sort by iteration up to a million iterations. */
+const ITERATION_DIGITS = 6;
+
+/** Refuses run names that would escape the directory, hide the file, or clash with temp files. */
+export function checkRunName(runName: string): void {
+  if (typeof runName !== 'string' || runName.length === 0) throw new CharnnError('The run name must not be empty.');
+  if (/[/\\\u0000-\u001f\u007f]/.test(runName) || runName.startsWith('.')) {
+    throw new CharnnError(`The run name '${runName}' cannot be used in a file name (no slashes, control characters or leading dot).`);
+  }
+}
+
+/** char-rnn style, e.g. `shakespeare_i001200_v1.5432.ckpt`; `_v-` when there is no finite validation loss. */
+export function checkpointFileName(runName: string, iteration: number, valLoss: number | undefined): string {
+  checkRunName(runName);
+  assert(Number.isSafeInteger(iteration) && iteration >= 0, `iteration must be a non-negative integer, got ${iteration}`);
+  const loss = valLoss !== undefined && Number.isFinite(valLoss) ? valLoss.toFixed(4) : '-';
+  return `${runName}_i${String(iteration).padStart(ITERATION_DIGITS, '0')}_v${loss}${CHECKPOINT_EXTENSION}`;
+}
+
+export interface ListedCheckpoint { path: string; header: Record<string, unknown>; mtimeMs: number }
+
+/** Files in `dir` ending in .ckpt whose header reads, sorted by file name; temp and unreadable files are skipped. */
+export async function listCheckpoints(dir: string): Promise<ListedCheckpoint[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CharnnError(`Checkpoint directory '${dir}' does not exist.`);
+    if (code === 'ENOTDIR') throw new CharnnError(`'${dir}' is not a directory.`);
+    if (code === 'EACCES' || code === 'EPERM') throw new CharnnError(`Checkpoint directory '${dir}' cannot be read: permission denied.`);
+    throw error;
+  }
+  const listed: ListedCheckpoint[] = [];
+  for (const name of names.filter((n) => n.endsWith(CHECKPOINT_EXTENSION)).sort()) {
+    const path = join(dir, name);
+    try {
+      const info = await readCheckpointInfo(path);
+      listed.push({ path, header: info.header, mtimeMs: info.mtimeMs });
+    } catch (error) {
+      if (!(error instanceof CharnnError)) throw error; // a bug, not a bad file
+    }
+  }
+  return listed;
+}
+
+function finiteValLoss(checkpoint: ListedCheckpoint): number | undefined {
+  const valLoss = checkpoint.header.valLoss;
+  return typeof valLoss === 'number' && Number.isFinite(valLoss) ? valLoss : undefined;
+}
+
+function savedAtMs(checkpoint: ListedCheckpoint): number {
+  const savedAt = checkpoint.header.savedAt;
+  const parsed = typeof savedAt === 'string' ? Date.parse(savedAt) : NaN;
+  return Number.isFinite(parsed) ? parsed : checkpoint.mtimeMs;
+}
+
+/** Newest first: header.savedAt (mtime when absent), then mtime, then iteration, then name, so ties are stable. */
+function newestFirst(a: ListedCheckpoint, b: ListedCheckpoint): number {
+  const iteration = (c: ListedCheckpoint) => (typeof c.header.iteration === 'number' ? c.header.iteration : -1);
+  return savedAtMs(b) - savedAtMs(a) || b.mtimeMs - a.mtimeMs || iteration(b) - iteration(a) || (a.path < b.path ? 1 : a.path > b.path ? -1 : 0);
+}
+
+/** The lowest finite valLoss, the newest among equals; undefined when none has one. */
+function bestOf(checkpoints: ListedCheckpoint[]): ListedCheckpoint | undefined {
+  let best: ListedCheckpoint | undefined;
+  for (const c of [...checkpoints].sort(newestFirst)) {
+    const loss = finiteValLoss(c);
+    if (loss !== undefined && (best === undefined || loss < finiteValLoss(best)!)) best = c;
+  }
+  return best;
+}
+
+/**
+ * A file is returned as is (after checking it exists and is not a directory). A directory: 'best' = the checkpoint
+ * with the lowest numeric header.valLoss, or the newest where none has one; 'newest' = newest.
+ */
+export async function resolveCheckpoint(pathOrDir: string, prefer: 'best' | 'newest'): Promise<string> {
+  let stats: fs.Stats;
+  try {
+    stats = await fsp.stat(pathOrDir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new CharnnError(`No checkpoint at '${pathOrDir}': it does not exist; run \`charnn train\` first or pass the path of a ${CHECKPOINT_EXTENSION} file.`);
+    }
+    throw readError(pathOrDir, error);
+  }
+  if (!stats.isDirectory()) return pathOrDir;
+  const checkpoints = await listCheckpoints(pathOrDir);
+  if (checkpoints.length === 0) {
+    throw new CharnnError(`No readable ${CHECKPOINT_EXTENSION} checkpoint in '${pathOrDir}'; run \`charnn train\` first or pass the path of a checkpoint file.`);
+  }
+  const newest = [...checkpoints].sort(newestFirst)[0];
+  return ((prefer === 'best' ? bestOf(checkpoints) : undefined) ?? newest).path;
+}
+
+/**
+ * Keeps the `keep` newest checkpoints of run `runName` in `dir` plus, always, its best (lowest valLoss) one, and
+ * deletes that run's other checkpoints. Files of other runs, and files whose header cannot be read, are never
+ * touched: a checkpoint is only deleted on the evidence of its own header.
+ */
+export async function pruneCheckpoints(dir: string, runName: string, keep: number): Promise<string[]> {
+  if (!Number.isSafeInteger(keep) || keep < 0) throw new CharnnError(`The number of checkpoints to keep must be a whole number ≥ 0, not ${keep}.`);
+  const ours = (await listCheckpoints(dir)).filter((c) => c.header.runName === runName).sort(newestFirst);
+  const kept = new Set(ours.slice(0, keep));
+  const best = bestOf(ours);
+  if (best) kept.add(best);
+  const deleted: string[] = [];
+  for (const c of ours) {
+    if (kept.has(c)) continue;
+    try {
+      await fsp.unlink(c.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // someone else pruned it first
+      throw new CharnnError(`Cannot delete old checkpoint '${c.path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+    }
+    deleted.push(c.path);
+  }
+  return deleted;
+}
