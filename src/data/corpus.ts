@@ -148,7 +148,7 @@ export function encodeText(text: string, vocab: Vocab): IdArray {
   if (unknown.size > 0) {
     const codesSorted = [...unknown].sort((a, b) => a - b);
     throw new CharnnError(
-      `The text has ${unknown.size === 1 ? 'a character' : 'characters'} that the model's vocabulary does not: ${listChars(codesSorted, vocab.encoding)}.`,
+      `The text has ${unknown.size === 1 ? 'a character that is' : 'characters that are'} not in the model's vocabulary: ${listChars(codesSorted, vocab.encoding)}.`,
     );
   }
   return ids;
@@ -564,8 +564,8 @@ class EncodeJob {
       const unknown: number[] = [];
       for (let code = 0; code < this.seen.length; code++) if (this.seen[code] !== 0 && !vocab.idOf.has(code)) unknown.push(code);
       if (unknown.length > 0) {
-        const what = unknown.length === 1 ? 'a character' : `${unknown.length} characters`;
-        throw new CharnnError(`${name} has ${what} that the model's vocabulary does not: ${listChars(unknown, this.encoding)}.`);
+        const what = unknown.length === 1 ? 'a character that is' : `${unknown.length} characters that are`;
+        throw new CharnnError(`${name} has ${what} not in the model's vocabulary: ${listChars(unknown, this.encoding)}.`);
       }
     }
     this.vocab = vocab;
