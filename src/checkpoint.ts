@@ -95,6 +95,9 @@ const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => numbe
 
 /** CRC-32 (IEEE) of `bytes`, continuing from `previous` (the CRC of the bytes before them). */
 export function crc32(bytes: Uint8Array, previous = 0): number {
+  // zlib treats a NULL buffer as "start over" and returns 0; an empty view of an empty ArrayBuffer reaches it as
+  // NULL, which silently dropped every byte before an empty tensor from the checksum.
+  if (bytes.length === 0) return previous >>> 0;
   return zlibCrc32 ? zlibCrc32(bytes, previous) : crc32Reference(bytes, previous);
 }
 

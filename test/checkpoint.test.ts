@@ -350,6 +350,18 @@ describe('crc32 and byte order', () => {
     expect(crc32Reference(bytes)).toBe(zlibCrc(bytes));
     expect(crc32Reference(bytes.subarray(5000), crc32Reference(bytes.subarray(0, 5000)))).toBe(zlibCrc(bytes)); // continuation
     expect(crc32Reference(new Uint8Array(0))).toBe(0);
+    // An empty view of an empty buffer continues the CRC (zlib alone restarts it, as for a NULL buffer).
+    expect(crc32(new Uint8Array(new Int32Array(0).buffer, 0, 0), 0xdeadbeef)).toBe(0xdeadbeef);
+  });
+
+  it('an empty tensor does not hide damage in the tensors before it', async () => {
+    const path = join(dir, 'empty-between.ckpt');
+    await writeCheckpoint(path, {}, [{ name: 'a', data: Uint8Array.of(1, 2, 3) }, { name: 'empty', data: new Int32Array(0) }]);
+    const bytes = fs.readFileSync(path);
+    const info = await readCheckpointInfo(path);
+    bytes[info.tensors[0].byteOffset + 1] ^= 4;
+    fs.writeFileSync(path, bytes);
+    await expectCharnnError(readCheckpoint(path), path, /tensor data checksum mismatch/);
   });
 
   it('swapByteOrder reverses each element', () => {
