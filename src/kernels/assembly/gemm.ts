@@ -1,0 +1,198 @@
+// AssemblyScript source of the WebAssembly SIMD GEMM behind src/kernels/wasm.ts: the three row-major forms
+// (NN, NT, TN) in float32, register-blocked on f32x4. Compiled by build.mjs beside this file, twice: with
+// plain SIMD (mul + add) and with relaxed SIMD (fused multiply-add), which Node 20 only runs behind a flag.
+//
+// Dimensions: C is M×N, the shared (reduction) dimension is K. Blocking constants:
+//   MR×NR  block of C kept in registers by the micro-kernel (5 rows × 8 columns = 10 f32x4 accumulators)
+//   KC     depth of one packed slab of B (KC×NR panel = 8 KB, stays in L1 while every strip of A passes it)
+//   NC     width of one packed block of B (KC×NC = 512 KB, stays in L2)
+//   MC     rows of A swept over the block before moving on (MC×KC = 125 KB, stays in L2 next to it)
+//
+// Every pointer is a byte address into the (imported, shared) memory; leading dimensions come in elements and
+// are turned into byte strides here. `scratch` is a caller-reserved area of scratchBytes() bytes, passed per
+// call rather than held in a global so that worker threads sharing this memory can each bring their own.
+//
+// Why 5×8 (measured on the 2-core Zen 4 this was written on, 512³ and the LSTM shapes): 4×8 leaves adders idle
+// (8 dependency chains cannot cover add latency × 2 pipes); 6×8, 4×12 and 3×16 run out of the 16 xmm registers
+// V8 allocates and spill, losing ~40%. 5×8 also tiles the common M = 50 exactly. Packing B into NR-wide
+// k-major panels beat reading it in place by ~20% even for NN, so every form packs B; A is read in place.
+
+const MR: i32 = 5;
+const NR: i32 = 8;
+const KC: i32 = 256;
+const NC: i32 = 512;
+const MC: i32 = 125; // a multiple of MR
+
+const FORM_NN: i32 = 0; // C = A[M×K] · B[K×N]
+const FORM_NT: i32 = 1; // C = A[M×K] · B[N×K]ᵀ
+const FORM_TN: i32 = 2; // C = A[K×M]ᵀ · B[K×N]
+
+// Scratch layout: packed B block (KC×NC), then a zero-padded A strip (KC×MR) and a C tile (MR×NR) for the
+// ragged edges, so the one micro-kernel serves every shape and never reads or writes outside its operands.
+const PACK_B_BYTES: usize = <usize>(KC * NC * 4);
+const PACK_A_BYTES: usize = <usize>(KC * MR * 4);
+const TILE_C_BYTES: usize = <usize>(MR * NR * 4);
+
+export function scratchBytes(): i32 {
+  return <i32>(PACK_B_BYTES + PACK_A_BYTES + TILE_C_BYTES);
+}
+
+/** First byte after this module's static data; the JS allocator hands out memory from here on. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+export function gemmNN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool, scratch: usize): void {
+  gemm(FORM_NN, M, N, K, a, lda, b, ldb, c, ldc, accumulate, scratch);
+}
+
+export function gemmNT(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool, scratch: usize): void {
+  gemm(FORM_NT, M, N, K, a, lda, b, ldb, c, ldc, accumulate, scratch);
+}
+
+export function gemmTN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool, scratch: usize): void {
+  gemm(FORM_TN, M, N, K, a, lda, b, ldb, c, ldc, accumulate, scratch);
+}
+
+// Goto-style loop nest: a KC×NC block of B is packed once into NR-wide k-major panels, then each MR-row strip
+// of A streams over each panel while its MR×NR block of C stays in registers. Only B's layout differs between
+// forms (handled by packing) and A's, which the micro-kernel reads through two strides:
+// element (i, k) of op(A) sits at a + i*aRowStride + k*aDepthStride.
+function gemm(form: i32, M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool, scratch: usize): void {
+  if (M <= 0 || N <= 0) return;
+  const cRowStride = <usize>ldc << 2;
+  if (K <= 0) {
+    // an empty sum: C = (accumulate ? C : 0) + 0
+    if (!accumulate) for (let i = 0; i < M; i++) memory.fill(c + <usize>i * cRowStride, 0, <usize>N << 2);
+    return;
+  }
+  const aRowStride: usize = form == FORM_TN ? 4 : <usize>lda << 2;
+  const aDepthStride: usize = form == FORM_TN ? <usize>lda << 2 : 4;
+  const bRowStride = <usize>ldb << 2;
+  const packB = scratch;
+  const packA = packB + PACK_B_BYTES;
+  const tileC = packA + PACK_A_BYTES;
+  const panelStride = <usize>(NR * 4);
+
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      // later slabs of K add onto what the first one wrote
+      const acc = accumulate || pc > 0;
+      packBBlock(form, b, bRowStride, pc, kc, jc, nc, packB);
+
+      for (let ic = 0; ic < M; ic += MC) {
+        const mEnd = min(ic + MC, M);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
+          const panel = packB + <usize>jr * <usize>kc * 4;
+          for (let ir = ic; ir < mEnd; ir += MR) {
+            const mr = min(MR, mEnd - ir);
+            const aStrip = a + <usize>ir * aRowStride + <usize>pc * aDepthStride;
+            const cBlock = c + <usize>ir * cRowStride + (<usize>(jc + jr) << 2);
+            if (mr == MR && nr == NR) {
+              micro5x8(kc, aStrip, aRowStride, aDepthStride, panel, panelStride, cBlock, cRowStride, acc);
+            } else {
+              // Ragged edge: run the full kernel on a zero-padded copy of the strip into a scratch tile, then
+              // fold only the valid mr×nr corner into C.
+              for (let k = 0; k < kc; k++) {
+                const dst = packA + <usize>(k * MR * 4);
+                const src = aStrip + <usize>k * aDepthStride;
+                let r = 0;
+                for (; r < mr; r++) store<f32>(dst + (<usize>r << 2), load<f32>(src + <usize>r * aRowStride));
+                for (; r < MR; r++) store<f32>(dst + (<usize>r << 2), 0);
+              }
+              micro5x8(kc, packA, 4, <usize>(MR * 4), panel, panelStride, tileC, panelStride, false);
+              for (let r = 0; r < mr; r++) {
+                const src = tileC + <usize>(r * NR * 4);
+                const dst = cBlock + <usize>r * cRowStride;
+                for (let j = 0; j < nr; j++) {
+                  const t = load<f32>(src + (<usize>j << 2));
+                  store<f32>(dst + (<usize>j << 2), acc ? load<f32>(dst + (<usize>j << 2)) + t : t);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Copies op(B)[pc : pc+kc, jc : jc+nc] into NR-wide panels, each kc rows of NR contiguous floats, the last
+// panel zero-padded to NR columns. Panel p starts at dst + p*NR*kc floats.
+function packBBlock(form: i32, b: usize, bRowStride: usize, pc: i32, kc: i32, jc: i32, nc: i32, dst: usize): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = min(NR, nc - jr);
+    const panel = dst + <usize>jr * <usize>kc * 4;
+    if (form == FORM_NT) {
+      // B is N×K: op(B)(k, j) = b[j*ldb + k], a transposing gather
+      for (let k = 0; k < kc; k++) {
+        const out = panel + <usize>(k * NR * 4);
+        const src = b + <usize>(jc + jr) * bRowStride + (<usize>(pc + k) << 2);
+        let j = 0;
+        for (; j < nr; j++) store<f32>(out + (<usize>j << 2), load<f32>(src + <usize>j * bRowStride));
+        for (; j < NR; j++) store<f32>(out + (<usize>j << 2), 0);
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const out = panel + <usize>(k * NR * 4);
+        const src = b + <usize>(pc + k) * bRowStride + (<usize>(jc + jr) << 2);
+        if (nr == NR) {
+          v128.store(out, v128.load(src));
+          v128.store(out, v128.load(src, 16), 16);
+        } else {
+          let j = 0;
+          for (; j < nr; j++) store<f32>(out + (<usize>j << 2), load<f32>(src + (<usize>j << 2)));
+          for (; j < NR; j++) store<f32>(out + (<usize>j << 2), 0);
+        }
+      }
+    }
+  }
+}
+
+// c += a * b, fused (one rounding) when compiled with relaxed SIMD, else a separate multiply and add.
+// ASC_FEATURE_RELAXED_SIMD is a compile-time constant, so each build keeps exactly one branch.
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+// C[5×8] = (accumulate ? C : 0) + A[5×kc] · P[kc×8], P a packed panel (8 floats per k, `panelStride` apart).
+// Written out by hand because the ten accumulators must be locals for V8 to keep them in registers.
+function micro5x8(kc: i32, a: usize, aRowStride: usize, aDepthStride: usize, panel: usize, panelStride: usize, c: usize, cRowStride: usize, accumulate: bool): void {
+  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128, c40: v128, c41: v128;
+  if (accumulate) {
+    c00 = v128.load(c); c01 = v128.load(c, 16);
+    c10 = v128.load(c + cRowStride); c11 = v128.load(c + cRowStride, 16);
+    c20 = v128.load(c + 2 * cRowStride); c21 = v128.load(c + 2 * cRowStride, 16);
+    c30 = v128.load(c + 3 * cRowStride); c31 = v128.load(c + 3 * cRowStride, 16);
+    c40 = v128.load(c + 4 * cRowStride); c41 = v128.load(c + 4 * cRowStride, 16);
+  } else {
+    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = f32x4.splat(0);
+  }
+  const a1: usize = aRowStride, a2: usize = aRowStride * 2, a3: usize = aRowStride * 3, a4: usize = aRowStride * 4;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(panel);
+    const b1 = v128.load(panel, 16);
+    let ak = v128.load32_splat(a);
+    c00 = madd(ak, b0, c00); c01 = madd(ak, b1, c01);
+    ak = v128.load32_splat(a + a1);
+    c10 = madd(ak, b0, c10); c11 = madd(ak, b1, c11);
+    ak = v128.load32_splat(a + a2);
+    c20 = madd(ak, b0, c20); c21 = madd(ak, b1, c21);
+    ak = v128.load32_splat(a + a3);
+    c30 = madd(ak, b0, c30); c31 = madd(ak, b1, c31);
+    ak = v128.load32_splat(a + a4);
+    c40 = madd(ak, b0, c40); c41 = madd(ak, b1, c41);
+    a += aDepthStride;
+    panel += panelStride;
+  }
+  v128.store(c, c00); v128.store(c, c01, 16);
+  v128.store(c + cRowStride, c10); v128.store(c + cRowStride, c11, 16);
+  v128.store(c + 2 * cRowStride, c20); v128.store(c + 2 * cRowStride, c21, 16);
+  v128.store(c + 3 * cRowStride, c30); v128.store(c + 3 * cRowStride, c31, 16);
+  v128.store(c + 4 * cRowStride, c40); v128.store(c + 4 * cRowStride, c41, 16);
+}

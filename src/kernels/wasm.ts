@@ -1,0 +1,207 @@
+// The WebAssembly SIMD float32 backend: loads the GEMM module built from assembly/gemm.ts, gives it one shared
+// memory, and hands out Float32Array views of that memory as the buffers its kernels work on.
+//
+// Dimensions as in types.ts: C is M×N, K is the reduction dimension. Typical calls from an LSTM layer with
+// B = 50 streams, hidden H, gates G = 4H: (T·B×I)·(I×G) input projection, (B×H)·(H×G) per step, and in backward
+// (B×G)·(H×G)ᵀ and (T·B×I)ᵀ·(T·B×G).
+//
+// The kernels address memory by raw byte offsets, so an array that does not live in this module's memory would be
+// read as whatever happens to sit at the same offset. Every call therefore checks that its arrays belong to this
+// backend and that the whole operand fits inside each array; these checks are O(1) and fail loudly.
+
+import { assert, CharnnError } from '../errors.js';
+import type { FloatArray, Kernels } from './types.js';
+import { gemmRelaxedSimdBase64, gemmSimdBase64 } from './wasm-binary.js';
+
+const PAGE_BYTES = 65536;
+/** Views start on cache-line boundaries (the SIMD loads need only 16-byte alignment). */
+const ALIGN_BYTES = 64;
+/** Default ceiling on the module's memory; shared memories reserve their maximum address range up front. */
+const DEFAULT_MAX_MEMORY_BYTES = 2 ** 31;
+
+export interface WasmKernelsOptions {
+  /** Ceiling on the memory all alloc() buffers together may use, in bytes (default 2 GiB, at most 4 GiB). */
+  maxMemoryBytes?: number;
+  /**
+   * Fused multiply-add through relaxed SIMD: 'auto' (default) uses it when the engine supports it (Node 20 only
+   * with --experimental-wasm-relaxed-simd), 'off' never does. Results differ from the plain build in the last bits.
+   */
+  fma?: 'auto' | 'off';
+}
+
+export interface WasmKernels extends Kernels {
+  readonly precision: 'f32';
+  alloc(length: number): Float32Array;
+  /** The shared memory every buffer lives in; worker threads can instantiate the same module over it. */
+  readonly memory: SharedWasmMemory;
+  /** Whether the relaxed-SIMD (fused multiply-add) build is the one running. */
+  readonly fusedMultiplyAdd: boolean;
+}
+
+// The slice of the WebAssembly JS API used here, typed locally: the project's lib (ES2022, no DOM) and
+// @types/node 20 do not declare the WebAssembly global, and a local type cannot clash with one that later does.
+export interface SharedWasmMemory {
+  readonly buffer: SharedArrayBuffer;
+  grow(deltaPages: number): number;
+}
+
+interface WebAssemblyApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: true }) => SharedWasmMemory;
+}
+
+const webAssembly = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+
+interface GemmExports {
+  gemmNN: GemmEntry;
+  gemmNT: GemmEntry;
+  gemmTN: GemmEntry;
+  scratchBytes(): number;
+  heapBase(): number;
+}
+
+// (M, N, K, aPtr, lda, bPtr, ldb, cPtr, ldc, accumulate, scratchPtr); pointers are byte addresses
+type GemmEntry = (
+  M: number, N: number, K: number,
+  a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
+  accumulate: number, scratch: number,
+) => void;
+
+let simdBytes: Uint8Array | undefined;
+let relaxedBytes: Uint8Array | undefined;
+let simdSupport: boolean | undefined;
+let relaxedSupport: boolean | undefined;
+
+function decode(base64: string): Uint8Array {
+  return new Uint8Array(Buffer.from(base64, 'base64'));
+}
+
+/**
+ * Whether this engine can run the backend: WebAssembly with SIMD, threads (shared memory) and SharedArrayBuffer.
+ * When false, use referenceKernels('f32') instead.
+ */
+export function wasmSimdAvailable(): boolean {
+  if (simdSupport === undefined) {
+    simdBytes = decode(gemmSimdBase64);
+    simdSupport = webAssembly !== undefined && typeof SharedArrayBuffer === 'function' && webAssembly.validate(simdBytes);
+  }
+  return simdSupport;
+}
+
+/** Whether the engine also runs relaxed SIMD, i.e. the fused multiply-add build. */
+export function wasmRelaxedSimdAvailable(): boolean {
+  if (relaxedSupport === undefined) {
+    relaxedBytes = decode(gemmRelaxedSimdBase64);
+    relaxedSupport = wasmSimdAvailable() && webAssembly!.validate(relaxedBytes);
+  }
+  return relaxedSupport;
+}
+
+/** A float32 backend on WebAssembly SIMD. Check wasmSimdAvailable() first. */
+export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels {
+  assert(wasmSimdAvailable(), 'createWasmKernels called although wasmSimdAvailable() is false');
+  const fusedMultiplyAdd = (options.fma ?? 'auto') === 'auto' && wasmRelaxedSimdAvailable();
+  const bytes = fusedMultiplyAdd ? relaxedBytes! : simdBytes!;
+  const maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
+  assert(maxMemoryBytes > 0 && maxMemoryBytes <= 2 ** 32, `maxMemoryBytes ${maxMemoryBytes} is outside (0, 4 GiB]`);
+  const maximumPages = Math.floor(maxMemoryBytes / PAGE_BYTES);
+
+  const wasm = webAssembly!;
+  const module = new wasm.Module(bytes);
+  // Start with one page for the module's static data; the first alloc (the scratch area) grows it to size.
+  const memory = new wasm.Memory({ initial: 1, maximum: maximumPages, shared: true });
+  const exports = new wasm.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
+
+  // Bump allocator: buffers are never freed, so fresh memory is always zero-filled and views never move.
+  // Growing a shared memory keeps every existing view valid, but memory.buffer then returns a new, longer
+  // SharedArrayBuffer object (V8 may swap it again later, when the instance notices the growth), so the
+  // ownership check remembers every buffer object a view was ever made on rather than comparing with the current one.
+  let top = alignUp(exports.heapBase());
+  const ownBuffers = new Set<ArrayBufferLike>();
+
+  function alloc(length: number): Float32Array {
+    assert(Number.isInteger(length) && length >= 0, `alloc length ${length} is not a non-negative integer`);
+    const start = top;
+    const end = start + length * 4;
+    const available = memory.buffer.byteLength;
+    if (end > available) {
+      // at least double, so a model allocating buffer by buffer grows the memory only logarithmically often
+      const neededPages = Math.ceil((end - available) / PAGE_BYTES);
+      const currentPages = available / PAGE_BYTES;
+      const pages = Math.min(Math.max(neededPages, currentPages), maximumPages - currentPages);
+      if (pages < neededPages) {
+        throw new CharnnError(
+          `the model needs more than the ${formatBytes(maximumPages * PAGE_BYTES)} of WebAssembly memory allowed`,
+        );
+      }
+      memory.grow(pages);
+    }
+    top = alignUp(end);
+    const buffer = memory.buffer;
+    ownBuffers.add(buffer);
+    return new Float32Array(buffer, start, length);
+  }
+
+  const scratch = alloc(exports.scratchBytes() / 4);
+  const scratchPtr = scratch.byteOffset;
+
+  // Throws unless X is a Float32Array view of this memory that holds elements off .. last.
+  function check(X: FloatArray, off: number, last: number, operand: string): void {
+    if (!(X instanceof Float32Array) || !ownBuffers.has(X.buffer)) {
+      assert(false, `wasm kernels: ${operand} is not a buffer from this backend's alloc()`);
+    }
+    assert(
+      Number.isInteger(off) && off >= 0 && last < X.length,
+      `wasm kernels: ${operand} operand (offset ${off}, last element ${last}) lies outside its ${X.length}-element buffer`,
+    );
+  }
+
+  function call(
+    entry: GemmEntry, transA: boolean, transB: boolean,
+    M: number, N: number, K: number,
+    A: FloatArray, aOff: number, lda: number,
+    B: FloatArray, bOff: number, ldb: number,
+    C: FloatArray, cOff: number, ldc: number,
+    accumulate: boolean,
+  ): void {
+    assert(M >= 0 && N >= 0 && K >= 0 && lda >= 0 && ldb >= 0 && ldc >= 0, 'gemm sizes must be non-negative');
+    if (M === 0 || N === 0) return;
+    check(C, cOff, cOff + (M - 1) * ldc + N - 1, 'C');
+    if (K > 0) {
+      // element (i, k) of A is A[aOff + i*lda + k], or A[aOff + k*lda + i] when transposed; likewise B
+      check(A, aOff, transA ? aOff + (K - 1) * lda + M - 1 : aOff + (M - 1) * lda + K - 1, 'A');
+      check(B, bOff, transB ? bOff + (N - 1) * ldb + K - 1 : bOff + (K - 1) * ldb + N - 1, 'B');
+    }
+    entry(
+      M, N, K,
+      A.byteOffset + aOff * 4, lda,
+      B.byteOffset + bOff * 4, ldb,
+      C.byteOffset + cOff * 4, ldc,
+      accumulate ? 1 : 0, scratchPtr,
+    );
+  }
+
+  return {
+    name: fusedMultiplyAdd ? 'wasm-simd-fma' : 'wasm-simd',
+    precision: 'f32',
+    memory,
+    fusedMultiplyAdd,
+    alloc,
+    gemmNN: (M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) =>
+      call(exports.gemmNN, false, false, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate),
+    gemmNT: (M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) =>
+      call(exports.gemmNT, false, true, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate),
+    gemmTN: (M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) =>
+      call(exports.gemmTN, true, false, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate),
+  };
+}
+
+function alignUp(bytes: number): number {
+  return Math.ceil(bytes / ALIGN_BYTES) * ALIGN_BYTES;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${bytes / 2 ** 30} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`;
+}
