@@ -432,9 +432,35 @@ async function readLayout(handle: fsp.FileHandle, path: string, size: number, mt
   await readExactly(handle, path, trailer, size - TRAILER_BYTES);
   const trailerView = new DataView(trailer.buffer);
 
+  // A header failing its checksum is reported as damage, whatever its parse trips over; one that passes but is
+  // malformed was written that way, and the precise complaint is the useful one. (A truncated or extended file
+  // also fails the checksum, since its trailer moved, so the size checks speak first when the header parses.)
+  const headerIntact = crc32(headerRegion) === trailerView.getUint32(0, true);
+  let parsed: ParsedHeader;
+  try {
+    parsed = parseHeader(path, headerRegion.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength), dataOffset, size);
+  } catch (error) {
+    if (error instanceof CharnnError && !headerIntact) throw corrupt(path, 'header checksum mismatch (the header is damaged)');
+    throw error;
+  }
+  const { header, tensors, expectedSize } = parsed;
+  if (expectedSize > size) {
+    throw new CharnnError(`Checkpoint '${path}' is truncated or corrupt: its header describes more data than the file's ${size} bytes hold.`);
+  }
+  if (expectedSize < size) {
+    throw new CharnnError(`Checkpoint '${path}' is corrupt: it has ${size - expectedSize} bytes more than its header describes (${expectedSize}).`);
+  }
+  if (!headerIntact) throw corrupt(path, 'header checksum mismatch');
+  return { info: { header, tensors, version, fileBytes: size, mtimeMs }, dataCrc: trailerView.getUint32(4, true) };
+}
+
+interface ParsedHeader { header: Record<string, unknown>; tensors: CheckpointInfo['tensors']; expectedSize: number }
+
+/** The JSON header and its tensor table, validated; `expectedSize` stops growing once it passes the file size. */
+function parseHeader(path: string, json: Uint8Array, dataOffset: number, size: number): ParsedHeader {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerRegion.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength)));
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
   } catch {
     throw corrupt(path, 'its header is not valid UTF-8 JSON');
   }
@@ -443,7 +469,7 @@ async function readLayout(handle: fsp.FileHandle, path: string, size: number, mt
   if (!Array.isArray(rawTable)) throw corrupt(path, "its header has no 'tensors' table");
 
   // Sizes are plain numbers checked against the real file size as they accumulate, so nothing can overflow
-  // and no allocation below can exceed the file's own size.
+  // and no allocation can later exceed the file's own size.
   const tensors: CheckpointInfo['tensors'] = [];
   const names = new Set<string>();
   let offset = dataOffset;
@@ -454,26 +480,19 @@ async function readLayout(handle: fsp.FileHandle, path: string, size: number, mt
     if (!isValidTensorName(name)) throw corrupt(path, `tensor table entry ${i} has an invalid name`);
     if (names.has(name)) throw corrupt(path, `tensor '${name}' appears twice in its table`);
     names.add(name);
-    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) throw corrupt(path, `tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}`);
+    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) {
+      throw corrupt(path, `tensor '${name}' has unknown dtype ${JSON.stringify(dtype) ?? '(missing)'}`);
+    }
     const bytesPerElement = DTYPES[dtype as CheckpointDtype].BYTES_PER_ELEMENT;
     if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0 || length > size / bytesPerElement) {
-      throw corrupt(path, `tensor '${name}' has impossible length ${JSON.stringify(length)}`);
+      throw corrupt(path, `tensor '${name}' has impossible length ${JSON.stringify(length) ?? '(missing)'}`);
     }
     const byteLength = length * bytesPerElement;
     tensors.push({ name, dtype: dtype as CheckpointDtype, length, byteOffset: offset, byteLength });
     offset += byteLength + padTo8(byteLength);
-    if (offset + TRAILER_BYTES > size) break; // the size check below reports it; stop before the sum grows further
+    if (offset + TRAILER_BYTES > size) break; // already too big for the file; the caller reports it
   }
-  const expectedSize = offset + TRAILER_BYTES;
-  if (expectedSize > size) {
-    throw new CharnnError(`Checkpoint '${path}' is truncated or corrupt: its header describes more data than the file's ${size} bytes hold.`);
-  }
-  if (expectedSize < size) {
-    throw new CharnnError(`Checkpoint '${path}' is corrupt: it has ${size - expectedSize} bytes more than its header describes (${expectedSize}).`);
-  }
-
-  if (crc32(headerRegion) !== trailerView.getUint32(0, true)) throw corrupt(path, 'header checksum mismatch');
-  return { info: { header, tensors, version, fileBytes: size, mtimeMs }, dataCrc: trailerView.getUint32(4, true) };
+  return { header, tensors, expectedSize: offset + TRAILER_BYTES };
 }
 
 /** Header, tensor table and sizes of a checkpoint, reading only its header bytes (and its 8-byte trailer). */

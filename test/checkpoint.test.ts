@@ -304,6 +304,9 @@ describe('hostile files', () => {
   it('checksums catch damage that keeps the structure intact', async () => {
     const headerFlip = Buffer.from(valid().toString('latin1').replace('"r"', '"s"'), 'latin1');
     await rejects(headerFlip, /header checksum mismatch/);
+    // Damage that breaks the JSON is reported as damage, not as whatever the parser tripped over.
+    const brokenJson = Buffer.from(valid().toString('latin1').replace('"dtype"', '"dtyp\u0001"'), 'latin1');
+    await rejects(brokenJson, /header checksum mismatch \(the header is damaged\)/);
     const dataFlip = valid();
     dataFlip[dataFlip.length - 8 - 8 - 1] ^= 1; // last byte of the float32 data (before its padding)
     await rejects(dataFlip, /tensor data checksum mismatch/);
