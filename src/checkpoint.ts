@@ -74,20 +74,35 @@ const ZEROS = new Uint8Array(ALIGN);
 // ---------------------------------------------------------------------------------------------------------------
 // CRC-32
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
+// Slicing-by-8: eight 256-entry tables (table k advances a byte's contribution by k further bytes) let the loop
+// consume 8 bytes per step; about 4x the one-table loop, which matters only on Node builds without zlib.crc32.
+const CRC_TABLES = (() => {
+  const tables = new Int32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
+    tables[n] = c;
   }
-  return table;
+  for (let n = 0; n < 256; n++) {
+    for (let k = 1; k < 8; k++) {
+      const previous = tables[(k - 1) * 256 + n];
+      tables[k * 256 + n] = (previous >>> 8) ^ tables[previous & 0xff];
+    }
+  }
+  return tables;
 })();
 
 /** Table-driven CRC-32, the fallback for Node builds before 20.15 that lack zlib.crc32. Same results. */
 export function crc32Reference(bytes: Uint8Array, previous = 0): number {
+  const T = CRC_TABLES;
   let crc = ~previous;
-  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  let i = 0;
+  for (const end8 = bytes.length - (bytes.length % 8); i < end8; i += 8) {
+    const low = crc ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+    crc = T[1792 + (low & 0xff)] ^ T[1536 + ((low >>> 8) & 0xff)] ^ T[1280 + ((low >>> 16) & 0xff)] ^ T[1024 + (low >>> 24)] ^
+      T[768 + bytes[i + 4]] ^ T[512 + bytes[i + 5]] ^ T[256 + bytes[i + 6]] ^ T[bytes[i + 7]];
+  }
+  for (; i < bytes.length; i++) crc = T[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
   return ~crc >>> 0;
 }
 

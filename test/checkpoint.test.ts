@@ -351,6 +351,10 @@ describe('crc32 and byte order', () => {
     const random = seedrandom('crc');
     const bytes = Uint8Array.from({ length: 10_000 }, () => Math.floor(random() * 256));
     expect(crc32Reference(bytes)).toBe(zlibCrc(bytes));
+    for (const [start, length] of [[0, 1], [3, 7], [1, 8], [5, 9], [0, 15], [7, 9_993]]) {
+      const slice = bytes.subarray(start, start + length);
+      expect(crc32Reference(slice), `${start}+${length}`).toBe(zlibCrc(slice));
+    }
     expect(crc32Reference(bytes.subarray(5000), crc32Reference(bytes.subarray(0, 5000)))).toBe(zlibCrc(bytes)); // continuation
     expect(crc32Reference(new Uint8Array(0))).toBe(0);
     // An empty view of an empty buffer continues the CRC (zlib alone restarts it, as for a NULL buffer).
