@@ -1,0 +1,102 @@
+// Micro-benchmark of the GEMM backends on the shapes an LSTM layer produces, plus 512³: GFLOP/s as the median of
+// several timed repeats, with the spread (min–max). Run after a build: `node dist/bench/gemm.js`; add
+// `--experimental-wasm-relaxed-simd` before the script to include the fused multiply-add build on Node 20.
+//
+// Dimensions: B = 50 streams, T = 50 steps, H hidden, G = 4H gates, I = layer input width (= H above layer 1).
+// The machine may be shared: trust the median, read the spread as the noise.
+
+import { referenceKernels } from '../kernels/reference.js';
+import type { Kernels } from '../kernels/types.js';
+import { createWasmKernels, wasmRelaxedSimdAvailable, wasmSimdAvailable } from '../kernels/wasm.js';
+
+const REPEATS = 7; // timed repeats per shape and backend; the median is reported
+const MIN_REPEAT_MS = 150; // each repeat runs the GEMM enough times to last at least this long
+const REFERENCE_MAX_GFLOP = 0.5; // skip shapes bigger than this for the plain-JS reference (~1-2 GFLOP/s)
+
+type Form = 'NN' | 'NT' | 'TN';
+
+interface Shape {
+  label: string;
+  form: Form;
+  M: number;
+  N: number;
+  K: number;
+}
+
+const B = 50, T = 50;
+const shapes: Shape[] = [];
+for (const H of [128, 512]) {
+  const G = 4 * H;
+  shapes.push(
+    { label: `H=${H} step        (B×H)·(H×G)`, form: 'NN', M: B, N: G, K: H },
+    { label: `H=${H} input proj  (T·B×I)·(I×G)`, form: 'NN', M: T * B, N: G, K: H },
+    { label: `H=${H} dH          (B×G)·(H×G)ᵀ`, form: 'NT', M: B, N: H, K: G },
+    { label: `H=${H} dX all T    (T·B×G)·(I×G)ᵀ`, form: 'NT', M: T * B, N: H, K: G },
+    { label: `H=${H} dW          (T·B×I)ᵀ·(T·B×G)`, form: 'TN', M: H, N: G, K: T * B },
+  );
+}
+for (const form of ['NN', 'NT', 'TN'] as const) shapes.push({ label: '512³', form, M: 512, N: 512, K: 512 });
+
+interface Result {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function measure(kernels: Kernels, { form, M, N, K }: Shape): Result {
+  const aSize = M * K, bSize = K * N;
+  const A = kernels.alloc(aSize), Bm = kernels.alloc(bSize), C = kernels.alloc(M * N);
+  for (let i = 0; i < aSize; i++) A[i] = Math.sin(i) * 0.5;
+  for (let i = 0; i < bSize; i++) Bm[i] = Math.cos(i) * 0.5;
+  // leading dimensions of the stored (untransposed) operands
+  const lda = form === 'TN' ? M : K;
+  const ldb = form === 'NT' ? K : N;
+  const gemm = kernels[`gemm${form}`];
+  const run = () => gemm(M, N, K, A, 0, lda, Bm, 0, ldb, C, 0, N, true);
+
+  // warm up (JIT tiers, caches) and find how many calls fill one repeat
+  let calls = 1;
+  for (;;) {
+    const start = performance.now();
+    for (let c = 0; c < calls; c++) run();
+    const elapsed = performance.now() - start;
+    if (elapsed >= MIN_REPEAT_MS / 4) {
+      calls = Math.max(1, Math.ceil((calls * MIN_REPEAT_MS) / elapsed));
+      break;
+    }
+    calls *= 4;
+  }
+  const gflops: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const start = performance.now();
+    for (let c = 0; c < calls; c++) run();
+    const seconds = (performance.now() - start) / 1000;
+    gflops.push((2 * M * N * K * calls) / seconds / 1e9);
+  }
+  gflops.sort((x, y) => x - y);
+  return { median: gflops[Math.floor(REPEATS / 2)]!, min: gflops[0]!, max: gflops[REPEATS - 1]! };
+}
+
+function format({ median, min, max }: Result): string {
+  return `${median.toFixed(1).padStart(6)} (${min.toFixed(1)}–${max.toFixed(1)})`.padEnd(22);
+}
+
+const backends: Kernels[] = [];
+if (wasmSimdAvailable()) {
+  backends.push(createWasmKernels({ fma: 'off' }));
+  if (wasmRelaxedSimdAvailable()) backends.push(createWasmKernels({ fma: 'auto' }));
+} else {
+  console.log('WebAssembly SIMD is not available on this engine; only the reference runs.');
+}
+const reference = referenceKernels('f32');
+backends.push(reference);
+
+console.log(`GFLOP/s, median of ${REPEATS} repeats (min–max); B=${B}, T=${T}, G=4H; Node ${process.version}`);
+console.log(`${'shape'.padEnd(36)}${'form'.padEnd(5)}${'M×N×K'.padEnd(16)}${backends.map((k) => k.name.padEnd(22)).join('')}`);
+for (const shape of shapes) {
+  const cells = backends.map((kernels) => {
+    const tooSlow = kernels === reference && (2 * shape.M * shape.N * shape.K) / 1e9 > REFERENCE_MAX_GFLOP;
+    return tooSlow ? '(skipped)'.padEnd(22) : format(measure(kernels, shape));
+  });
+  console.log(`${shape.label.padEnd(36)}${shape.form.padEnd(5)}${`${shape.M}×${shape.N}×${shape.K}`.padEnd(16)}${cells.join('')}`);
+}
