@@ -536,7 +536,7 @@ function checkExpectations(
   } catch (error) {
     // The model layer does not know the path; add it so the sentence stands on its own.
     if (error instanceof CharnnError && !error.message.includes(path)) {
-      throw new CharnnError(`Checkpoint '${path}' does not fit: ${error.message.replace(/\.$/, '')}.`);
+      throw new CharnnError(`Checkpoint '${path}' cannot be loaded: ${error.message.replace(/\.$/, '')}.`);
     }
     throw error;
   }

@@ -328,7 +328,7 @@ describe('hostile files', () => {
       seen = header;
       throw new CharnnError('hiddenSize must be a positive integer.');
     };
-    const error = await expectCharnnError(readCheckpoint(path, rejecting), path, /does not fit: hiddenSize must be a positive integer\.$/);
+    const error = await expectCharnnError(readCheckpoint(path, rejecting), path, /cannot be loaded: hiddenSize must be a positive integer\.$/);
     expect(error.message).not.toMatch(/checksum/); // expect() ran before the data was read
     expect(seen).toEqual({ runName: 'r' }); // without the reserved table
 
