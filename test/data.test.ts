@@ -99,7 +99,7 @@ describe('corpusFromText', () => {
 
 describe('readCorpus: decoding', () => {
   it('decodes multi-byte text exactly as TextDecoder does, whatever the chunk boundaries', async () => {
-    const text = mixedText(3000, 7);
+    const text = mixedText(1200, 7);
     const bytes = Buffer.from(text, 'utf8');
     const path = tempFile(bytes);
     const expected = referenceSymbols(bytes);
@@ -107,6 +107,61 @@ describe('readCorpus: decoding', () => {
       const corpus = await readCorpus(path, { chunkSize });
       expectCorpusMatches(corpus, expected);
       expect(corpus.bytes).toBe(bytes.length);
+    }
+  });
+
+  it('decodes long ASCII runs between multi-byte characters at every alignment (the word-at-a-time path)', async () => {
+    let state = 99;
+    const next = (n: number): number => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 8) % n;
+    const others = ['é', '€', '🙂', '世', '\u200b'];
+    let text = '';
+    while (text.length < 8000) {
+      const run = next(40);
+      for (let j = 0; j < run; j++) text += String.fromCharCode(32 + next(95));
+      text += next(3) === 0 ? '\n' : others[next(others.length)];
+    }
+    const bytes = Buffer.from(text, 'utf8');
+    const expected = referenceSymbols(bytes);
+    const path = tempFile(bytes);
+    for (const chunkSize of [3, 4, 5, 13, 64, 4096]) {
+      expectCorpusMatches(await readCorpus(path, { chunkSize }), expected);
+    }
+    // Stdin pieces at every byte offset modulo 4 of one buffer.
+    const pieces: Buffer[] = [];
+    for (let start = 0, size = 1; start < bytes.length; start += size, size = 1 + ((size * 7) % 37)) pieces.push(bytes.subarray(start, start + size));
+    expectCorpusMatches(await readCorpus('-', { stdin: Readable.from(pieces) }), expected);
+    // Raw bytes take the same word path.
+    const raw = await readCorpus(path, { raw: true, chunkSize: 13 });
+    expect(Array.from(raw.ids, (id) => raw.vocab.symbols[id].charCodeAt(0))).toEqual(Array.from(bytes));
+  });
+
+  it('sees a character wherever it falls in a word of plain text', async () => {
+    for (let offset = 0; offset < 12; offset++) {
+      const chars = Array.from('a'.repeat(40));
+      chars[offset] = 'b';
+      chars[offset + 13] = 'ä';
+      const text = chars.join('');
+      const path = tempFile(text);
+      for (const raw of [false, true]) {
+        const corpus = await readCorpus(path, { raw });
+        expect(decodeIds(corpus.ids, corpus.vocab)).toBe(text);
+        expect(corpus.vocab.symbols.length).toBe(raw ? 4 : 3);
+      }
+    }
+  });
+
+  it('finds a NUL or an invalid byte at any offset inside long ASCII text', async () => {
+    const ascii = Buffer.from('The quick brown fox jumps over the lazy dog; '.repeat(3), 'ascii');
+    for (let offset = 0; offset < 40; offset++) {
+      for (const [bad, pattern] of [[0x00, /NUL byte at offset (\d+)/], [0x80, /not valid UTF-8: the byte at offset (\d+)/]] as const) {
+        const bytes = Buffer.from(ascii);
+        bytes[offset] = bad;
+        const path = tempFile(bytes);
+        for (const chunkSize of [7, 1024]) {
+          const error = await expectCharnnError(readCorpus(path, { chunkSize }), pattern);
+          expect(Number(pattern.exec(error.message)![1])).toBe(offset);
+        }
+      }
     }
   });
 
