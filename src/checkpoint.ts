@@ -469,10 +469,41 @@ async function readLayout(handle: fsp.FileHandle, path: string, size: number, mt
   return { info: { header, tensors, version, fileBytes: size, mtimeMs }, dataCrc: trailerView.getUint32(4, true) };
 }
 
+/** Deeper than any real header (they nest about 4 levels); JSON.parse copes, but the objects cost memory. */
+const MAX_HEADER_DEPTH = 256;
+/** Room for a million-point loss history several times over. */
+const MAX_HEADER_CONTAINERS = 4 * 1024 * 1024;
+
+/**
+ * Bounds what JSON.parse will build: 64 MiB of `[[[[…` or `[],[],…` would become tens of millions of arrays,
+ * gigabytes of heap, and a fatal out-of-memory crash instead of an error. A byte scan suffices because UTF-8
+ * continuation bytes never look like ASCII brackets or quotes.
+ */
+function checkJsonShape(path: string, json: Uint8Array): void {
+  let depth = 0;
+  let containers = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const byte = json[i];
+    if (inString) {
+      if (byte === 0x5c) i++; // backslash: skip the escaped byte
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x5b || byte === 0x7b) { // [ {
+      if (++depth > MAX_HEADER_DEPTH) throw corrupt(path, `its header nests deeper than ${MAX_HEADER_DEPTH} levels`);
+      if (++containers > MAX_HEADER_CONTAINERS) throw corrupt(path, `its header holds more than ${MAX_HEADER_CONTAINERS} arrays and objects`);
+    } else if (byte === 0x5d || byte === 0x7d) { // ] }
+      depth--;
+    }
+  }
+}
+
 interface ParsedHeader { header: Record<string, unknown>; tensors: CheckpointInfo['tensors']; expectedSize: number }
 
 /** The JSON header and its tensor table, validated; `expectedSize` stops growing once it passes the file size. */
 function parseHeader(path: string, json: Uint8Array, dataOffset: number, size: number): ParsedHeader {
+  checkJsonShape(path, json);
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));

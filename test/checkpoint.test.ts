@@ -275,6 +275,17 @@ describe('hostile files', () => {
     await rejects(withHeader({ tensors: { w: 1 } }, new Uint8Array(0)), /no 'tensors' table/);
   });
 
+  it('headers that would make JSON.parse build gigabytes are refused before parsing', async () => {
+    await rejects(buildFile({ headerText: `{"a":${'['.repeat(300)}${']'.repeat(300)},"tensors":[]}` }), /nests deeper than 256 levels/);
+    const manyArrays = `{"a":[${'[],'.repeat(4 * 1024 * 1024)}[]],"tensors":[]}`; // 12 MiB of text
+    await rejects(buildFile({ headerText: manyArrays }), /more than 4194304 arrays and objects/);
+    // Brackets and escaped quotes inside strings are text, not structure.
+    const path = join(dir, 'strings.ckpt');
+    const header = { s: '['.repeat(1000), q: '\\"[[[{{{\\', deep: [[[[{ ok: [1] }]]]] };
+    await writeCheckpoint(path, header, []);
+    expect((await readCheckpoint(path)).header).toEqual(header);
+  });
+
   it('malformed tensor tables', async () => {
     const entry = (over: Record<string, unknown>) => ({ tensors: [{ ...table[0], ...over }] });
     await rejects(withHeader({ tensors: [7] }), /entry 0 is not an object/);
