@@ -272,21 +272,31 @@ class Progress {
 type ChunkVisitor = (chunk: Uint8Array, offset: number) => boolean;
 
 class FileSource {
-  private readonly buffer: Buffer;
+  // Two buffers so the next chunk is read while this one is decoded.
+  private readonly buffers: [Buffer, Buffer];
   constructor(readonly name: string, private readonly handle: FileHandle, size: number, chunkSize: number) {
-    this.buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunkSize, size)));
+    const length = Math.max(1, Math.min(chunkSize, size));
+    this.buffers = [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)];
   }
 
   async forEachChunk(startOffset: number, visit: ChunkVisitor, progress: Progress | undefined): Promise<void> {
     progress?.advance(startOffset);
     let position = startOffset;
+    let which = 0;
+    let pending = this.read(this.buffers[which], position);
     for (;;) {
-      const bytesRead = await this.read(this.buffer, position);
+      const bytesRead = await pending;
       if (bytesRead === 0) break;
-      const keepGoing = visit(this.buffer.subarray(0, bytesRead), position);
+      const chunk = this.buffers[which].subarray(0, bytesRead);
+      which ^= 1;
+      pending = this.read(this.buffers[which], position + bytesRead);
+      const keepGoing = visit(chunk, position);
       position += bytesRead;
       progress?.advance(bytesRead);
-      if (!keepGoing) break;
+      if (!keepGoing) {
+        await pending.catch(() => 0); // the handle must not be closed under an outstanding read
+        break;
+      }
     }
   }
 
