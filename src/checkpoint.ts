@@ -37,6 +37,10 @@ export const CHECKPOINT_FORMAT_VERSION = 1;
 export const CHECKPOINT_MAGIC: Readonly<Uint8Array> = Uint8Array.of(0x89, 0x52, 0x4e, 0x4e, 0x0d, 0x0a, 0x1a, 0x0a);
 /** A header this large is not a model description but a corrupt length field; refusing it bounds allocation. */
 export const MAX_HEADER_BYTES = 64 * 1024 * 1024;
+/** Deeper than any real header (they nest about 4 levels): bounds what JSON.parse builds, with the next limit. */
+export const MAX_HEADER_DEPTH = 256;
+/** Arrays and objects in a header: room for a million-point loss history several times over. */
+export const MAX_HEADER_CONTAINERS = 4 * 1024 * 1024;
 
 export type TensorData = Float32Array | Float64Array | Int32Array | Uint32Array | Uint16Array | Uint8Array;
 export interface CheckpointContents { header: Record<string, unknown>; tensors: Map<string, TensorData> }
@@ -160,8 +164,11 @@ function littleEndianBytes(data: TensorData): Uint8Array {
 
 interface EncodePlan { prefixAndHeader: Uint8Array; table: TensorEntry[]; fileBytes: number }
 
-/** Validates the caller's arguments and encodes everything before the tensor data. Touches no file. */
-function planCheckpoint(header: Record<string, unknown>, tensors: ReadonlyArray<{ name: string; data: TensorData }>): EncodePlan {
+/**
+ * Validates the caller's arguments and encodes everything before the tensor data. Touches no file. A header
+ * beyond the reader's limits is refused here: a save must never produce a file that cannot be loaded.
+ */
+function planCheckpoint(path: string, header: Record<string, unknown>, tensors: ReadonlyArray<{ name: string; data: TensorData }>): EncodePlan {
   assert(isPlainObject(header), 'checkpoint header must be a plain object');
   assert(!Object.hasOwn(header, 'tensors'), "checkpoint header key 'tensors' is reserved for the tensor table");
   const table: TensorEntry[] = [];
@@ -177,7 +184,11 @@ function planCheckpoint(header: Record<string, unknown>, tensors: ReadonlyArray<
     fileBytes += data.byteLength + padTo8(data.byteLength);
   }
   const json = new TextEncoder().encode(JSON.stringify({ ...header, tensors: table }));
-  assert(json.length <= MAX_HEADER_BYTES, `checkpoint header is ${json.length} bytes, over the ${MAX_HEADER_BYTES}-byte limit`);
+  if (json.length > MAX_HEADER_BYTES) {
+    throw new CharnnError(`Cannot save checkpoint '${path}': its header is ${json.length} bytes, over the ${MAX_HEADER_BYTES}-byte limit.`);
+  }
+  const shapeProblem = jsonShapeProblem(json);
+  if (shapeProblem) throw new CharnnError(`Cannot save checkpoint '${path}': its header ${shapeProblem}.`);
   const prefixAndHeader = new Uint8Array(PREFIX_BYTES + json.length + padTo8(PREFIX_BYTES + json.length)); // zero-filled
   prefixAndHeader.set(CHECKPOINT_MAGIC, 0);
   const view = new DataView(prefixAndHeader.buffer);
@@ -216,8 +227,12 @@ function* checkpointChunks(plan: EncodePlan, tensors: ReadonlyArray<{ name: stri
 }
 
 /** The whole checkpoint as one buffer: a snapshot, so the caller may keep mutating its tensors afterwards. */
-export function encodeCheckpoint(header: Record<string, unknown>, tensors: ReadonlyArray<{ name: string; data: TensorData }>): Uint8Array {
-  const plan = planCheckpoint(header, tensors);
+export function encodeCheckpoint(
+  header: Record<string, unknown>,
+  tensors: ReadonlyArray<{ name: string; data: TensorData }>,
+  path = '(in memory)', // only for error messages
+): Uint8Array {
+  const plan = planCheckpoint(path, header, tensors);
   const out = new Uint8Array(plan.fileBytes);
   let offset = 0;
   for (const chunk of checkpointChunks(plan, tensors)) {
@@ -288,7 +303,7 @@ export async function writeCheckpoint(
   header: Record<string, unknown>,
   tensors: ReadonlyArray<{ name: string; data: TensorData }>,
 ): Promise<void> {
-  const bytes = encodeCheckpoint(header, tensors);
+  const bytes = encodeCheckpoint(header, tensors, path);
   const tempPath = tempPathFor(path);
   let handle: fsp.FileHandle | undefined;
   try {
@@ -315,7 +330,7 @@ export function writeCheckpointSync(
   header: Record<string, unknown>,
   tensors: ReadonlyArray<{ name: string; data: TensorData }>,
 ): void {
-  const plan = planCheckpoint(header, tensors);
+  const plan = planCheckpoint(path, header, tensors);
   const tempPath = tempPathFor(path);
   let fd: number | undefined;
   try {
@@ -469,17 +484,12 @@ async function readLayout(handle: fsp.FileHandle, path: string, size: number, mt
   return { info: { header, tensors, version, fileBytes: size, mtimeMs }, dataCrc: trailerView.getUint32(4, true) };
 }
 
-/** Deeper than any real header (they nest about 4 levels); JSON.parse copes, but the objects cost memory. */
-const MAX_HEADER_DEPTH = 256;
-/** Room for a million-point loss history several times over. */
-const MAX_HEADER_CONTAINERS = 4 * 1024 * 1024;
-
 /**
  * Bounds what JSON.parse will build: 64 MiB of `[[[[…` or `[],[],…` would become tens of millions of arrays,
  * gigabytes of heap, and a fatal out-of-memory crash instead of an error. A byte scan suffices because UTF-8
  * continuation bytes never look like ASCII brackets or quotes.
  */
-function checkJsonShape(path: string, json: Uint8Array): void {
+function jsonShapeProblem(json: Uint8Array): string | undefined {
   let depth = 0;
   let containers = 0;
   let inString = false;
@@ -491,19 +501,21 @@ function checkJsonShape(path: string, json: Uint8Array): void {
     } else if (byte === 0x22) {
       inString = true;
     } else if (byte === 0x5b || byte === 0x7b) { // [ {
-      if (++depth > MAX_HEADER_DEPTH) throw corrupt(path, `its header nests deeper than ${MAX_HEADER_DEPTH} levels`);
-      if (++containers > MAX_HEADER_CONTAINERS) throw corrupt(path, `its header holds more than ${MAX_HEADER_CONTAINERS} arrays and objects`);
+      if (++depth > MAX_HEADER_DEPTH) return `nests deeper than ${MAX_HEADER_DEPTH} levels`;
+      if (++containers > MAX_HEADER_CONTAINERS) return `holds more than ${MAX_HEADER_CONTAINERS} arrays and objects`;
     } else if (byte === 0x5d || byte === 0x7d) { // ] }
       depth--;
     }
   }
+  return undefined;
 }
 
 interface ParsedHeader { header: Record<string, unknown>; tensors: CheckpointInfo['tensors']; expectedSize: number }
 
 /** The JSON header and its tensor table, validated; `expectedSize` stops growing once it passes the file size. */
 function parseHeader(path: string, json: Uint8Array, dataOffset: number, size: number): ParsedHeader {
-  checkJsonShape(path, json);
+  const shapeProblem = jsonShapeProblem(json);
+  if (shapeProblem) throw corrupt(path, `its header ${shapeProblem}`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));

@@ -284,6 +284,13 @@ describe('hostile files', () => {
     const header = { s: '['.repeat(1000), q: '\\"[[[{{{\\', deep: [[[[{ ok: [1] }]]]] };
     await writeCheckpoint(path, header, []);
     expect((await readCheckpoint(path)).header).toEqual(header);
+    // And the writer refuses to produce what the reader would refuse.
+    const tooDeep = join(dir, 'deep.ckpt');
+    let nested: unknown = [];
+    for (let i = 0; i < 300; i++) nested = [nested];
+    await expectCharnnError(writeCheckpoint(tooDeep, { nested }, []), tooDeep, /Cannot save.*nests deeper than 256/);
+    expect(() => writeCheckpointSync(tooDeep, { note: 'x'.repeat(MAX_HEADER_BYTES) }, [])).toThrow(/over the 67108864-byte limit/);
+    expect(fs.existsSync(tooDeep)).toBe(false);
   });
 
   it('malformed tensor tables', async () => {
