@@ -198,6 +198,22 @@ describe('atomic saves', () => {
     expect(fs.readdirSync(path)).toEqual(['keep-me']);
   });
 
+  // Root ignores directory permissions, so this runs only as an ordinary user (as on CI).
+  it.skipIf(process.getuid?.() === 0 || process.platform === 'win32')('a save into an unwritable directory leaves the previous file', async () => {
+    const path = join(dir, 'run.ckpt');
+    writeCheckpointSync(path, { version: 'old' }, [{ name: 'w', data: Float32Array.of(1) }]);
+    const before = fs.readFileSync(path);
+    fs.chmodSync(dir, 0o555);
+    try {
+      await expectCharnnError(writeCheckpoint(path, { version: 'new' }, []), path, /permission denied/);
+      expect(() => writeCheckpointSync(path, { version: 'new' }, [])).toThrow(/permission denied/);
+    } finally {
+      fs.chmodSync(dir, 0o755);
+    }
+    expect(fs.readFileSync(path).equals(before)).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual(['run.ckpt']);
+  });
+
   it('a save into a missing directory is one clear sentence', async () => {
     const path = join(dir, 'nope', 'x.ckpt');
     await expectCharnnError(writeCheckpoint(path, {}, []), path, /directory does not exist/);
