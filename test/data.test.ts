@@ -284,6 +284,13 @@ describe('readCorpus: user mistakes', () => {
     const error = await expectCharnnError(readCorpus(tempFile('abé\u200bcé'), { vocab }), /2 characters that are not in the model's vocabulary/);
     expect(error.message).toContain("'é', U+200B");
     await expectCharnnError(readCorpus(tempFile('abc'), { vocab, raw: true }), /cannot be read with --raw/);
+    // A byte model reads its text as bytes whether or not --raw was given.
+    const bytesVocab = (await readCorpus(tempFile('abc é'), { raw: true })).vocab;
+    const asBytes = await readCorpus(tempFile('é cab'), { vocab: bytesVocab, raw: false });
+    expect(asBytes.vocab.encoding).toBe('bytes');
+    expect(asBytes.ids.length).toBe(6);
+    expect(decodeIds(asBytes.ids, bytesVocab)).toBe('é cab');
+    await expectCharnnError(readCorpus(tempFile('ü'), { vocab: bytesVocab }), /a character that is not in the model's vocabulary: 0xBC\./);
   });
 });
 
@@ -348,6 +355,8 @@ describe('vocabularies', () => {
     expect(describeChar('\u{1f642}'.slice(0, 1))).toBe('U+D83D');
     expect(describeChar('\u00e9', 'bytes')).toBe('0xE9');
     expect(describeChar('a', 'bytes')).toBe("'a'");
+    expect(describeChar('\u0000', 'bytes')).toBe('0x00');
+    expect(describeChar('\n', 'bytes')).toBe("'\\n'");
   });
 });
 

@@ -110,13 +110,11 @@ export function describeChar(symbol: string, encoding: 'utf8' | 'bytes' = 'utf8'
   if (code === 0x0d) return "'\\r'";
   if (code === 0x27) return "'\\''";
   if (code === 0x5c) return "'\\\\'";
-  if (encoding === 'bytes' && code >= 0x80) return `0x${hex(code, 2)}`;
   // Spaces other than ' ', controls, format characters and lone combining marks would be invisible or would
-  // merge with the quotes, so they are named by code point instead.
-  if (code === 0x20 || /^[\p{L}\p{N}\p{P}\p{S}]$/u.test(String.fromCodePoint(code))) {
-    return `'${String.fromCodePoint(code)}'`;
-  }
-  return `U+${hex(code, 4)}`;
+  // merge with the quotes, so they are named by number instead; so is any raw byte beyond ASCII.
+  const printable = code === 0x20 || /^[\p{L}\p{N}\p{P}\p{S}]$/u.test(String.fromCodePoint(code));
+  if (encoding === 'bytes' && (code >= 0x80 || !printable)) return `0x${hex(code, 2)}`;
+  return printable ? `'${String.fromCodePoint(code)}'` : `U+${hex(code, 4)}`;
 }
 
 function hex(value: number, digits: number): string {
@@ -192,14 +190,11 @@ export async function readCorpus(source: string, options: ReadCorpusOptions = {}
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`internal error: chunkSize must be a positive integer, got ${chunkSize}`);
 
+  // An existing vocabulary decides how the text is read; only an explicit --raw against a UTF-8 model is a mistake.
   let encoding: 'utf8' | 'bytes' = options.raw ? 'bytes' : 'utf8';
   if (options.vocab) {
-    if (options.raw !== undefined && options.vocab.encoding !== encoding) {
-      throw new CharnnError(
-        options.vocab.encoding === 'bytes'
-          ? 'This model was trained on raw bytes, so the text must be read with --raw.'
-          : 'This model was trained on UTF-8 characters, so the text cannot be read with --raw.',
-      );
+    if (options.raw === true && options.vocab.encoding === 'utf8') {
+      throw new CharnnError('This model was trained on UTF-8 characters, not raw bytes, so the text cannot be read with --raw.');
     }
     encoding = options.vocab.encoding;
   }
