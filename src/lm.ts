@@ -1,0 +1,111 @@
+// A trained model loaded for use: the blog's step API (`rnn.reset(); const probs = rnn.step('a')`), streaming
+// samples, and evaluation of a text. Rebuilt from the config saved in the checkpoint.
+
+import { resolveCheckpoint, readCheckpoint } from './checkpoint.js';
+import { decodeIds, encodeText, makeVocab, type IdArray, type Vocab } from './data/corpus.js';
+import { evaluateIds, type Evaluation } from './evaluate.js';
+import { defaultKernels } from './kernels/index.js';
+import type { Kernels } from './kernels/types.js';
+import {
+  allocPass, allocState, carryState, createNetwork, forwardLogits, resetState,
+  type CarriedState, type ModelConfig, type Network, type Pass,
+} from './model.js';
+import { sampleIds, primeIds, type SampleOptions } from './sample.js';
+import { expectedTensors, parseHeader, type CheckpointHeader } from './snapshot.js';
+import { CharnnError } from './errors.js';
+
+export class CharModel {
+  readonly net: Network;
+  readonly vocab: Vocab;
+  readonly header: CheckpointHeader;
+  readonly path: string;
+  private readonly pass: Pass;
+  private readonly state: CarriedState;
+
+  constructor(net: Network, vocab: Vocab, header: CheckpointHeader, path: string) {
+    this.net = net;
+    this.vocab = vocab;
+    this.header = header;
+    this.path = path;
+    this.pass = allocPass(net, 1, 1);
+    this.state = allocState(net, 1);
+  }
+
+  get config(): ModelConfig {
+    return this.net.config;
+  }
+
+  /** The characters the model knows; step() returns probabilities in this order. */
+  get chars(): readonly string[] {
+    return this.vocab.symbols;
+  }
+
+  /** Sets the hidden state to zeros, as at the start of a text. */
+  reset(): void {
+    resetState(this.state);
+  }
+
+  /**
+   * Reads one character (a one-character string or a vocabulary id), updates the hidden state, and returns the
+   * probability of every character coming next, indexed like `chars`.
+   */
+  step(x: string | number): Float32Array {
+    const V = this.net.config.vocabSize;
+    let id: number;
+    if (typeof x === 'number') {
+      if (!Number.isInteger(x) || x < 0 || x >= V) throw new CharnnError(`step() takes an id from 0 to ${V - 1}, got ${x}.`);
+      id = x;
+    } else {
+      const ids = primeIds(x, this.vocab);
+      if (ids.length !== 1) throw new CharnnError(`step() takes one character, got ${JSON.stringify(x)}.`);
+      id = ids[0];
+    }
+    this.pass.inputs[0] = id;
+    forwardLogits(this.net, this.pass, this.state);
+    carryState(this.net, this.pass, this.state);
+    const logits = this.pass.logits;
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) max = Math.max(max, logits[v]);
+    const probs = new Float32Array(V);
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += Math.exp(logits[v] - max);
+    for (let v = 0; v < V; v++) probs[v] = Math.exp(logits[v] - max) / sum;
+    return probs;
+  }
+
+  /** Generated characters one at a time (the prime is read, not repeated). Independent of step()'s state. */
+  *sample(options: SampleOptions): Generator<string> {
+    for (const id of sampleIds(this.net, this.vocab, options)) yield this.vocab.symbols[id];
+  }
+
+  encode(text: string): IdArray {
+    return encodeText(text, this.vocab);
+  }
+
+  decode(ids: ArrayLike<number>): string {
+    return decodeIds(ids, this.vocab);
+  }
+
+  /** Loss of the model on a text (or ids in its vocabulary): nats and bits per character, perplexity. */
+  evaluate(text: string | IdArray): Evaluation {
+    return evaluateIds(this.net, typeof text === 'string' ? this.encode(text) : text);
+  }
+}
+
+/**
+ * Loads a checkpoint file, or from a directory the checkpoint with the lowest validation loss (the newest where
+ * none has one).
+ */
+export async function loadModel(pathOrDir: string, options: { kernels?: Kernels } = {}): Promise<CharModel> {
+  const path = await resolveCheckpoint(pathOrDir, 'best');
+  let header: CheckpointHeader | undefined;
+  const { tensors } = await readCheckpoint(path, (raw) => {
+    header = parseHeader(raw);
+    return expectedTensors(header);
+  });
+  if (!header) throw new CharnnError(`'${path}' is not a charnn model checkpoint.`);
+  const vocab = makeVocab(header.vocab.symbols, header.vocab.encoding);
+  const net = createNetwork(options.kernels ?? defaultKernels(), header.model);
+  net.params.set(tensors.get('params') as Float32Array);
+  return new CharModel(net, vocab, header, path);
+}

@@ -1,0 +1,378 @@
+// The training loop as a library: a TrainingRun holds the network, optimizer, data position, carried hidden
+// state and random generator; step() is one iteration of truncated BPTT; runTraining() drives steps,
+// validation and checkpoints until a budget is spent. Everything needed to continue exactly is checkpointed.
+//
+// Dimension legend: B batch streams, T time steps (seqLength), V vocabulary size, H hidden size.
+
+import { CharnnError } from './errors.js';
+import type { Corpus, Vocab } from './data/corpus.js';
+import { makeVocab } from './data/corpus.js';
+import { BatchLoader, splitCorpus } from './data/batches.js';
+import { defaultKernels } from './kernels/index.js';
+import type { Kernels } from './kernels/types.js';
+import {
+  allocPass, allocState, backward, carryState, createNetwork, forwardLoss, initParams, resetState,
+  type CarriedState, type ModelConfig, type Network, type Pass,
+} from './model.js';
+import { clipGradNorm, createOptimizer, learningRateAt, optimizerStep, type Optimizer } from './optim.js';
+import { createRandom, type Random } from './random.js';
+import {
+  CHECKPOINT_FORMAT, expectedTensors, optimizerBufferNames, parseHeader,
+  type CheckpointHeader, type HistoryPoint, type TrainConfig,
+} from './snapshot.js';
+import {
+  checkpointFileName, pruneCheckpoints, readCheckpoint, writeCheckpoint, writeCheckpointSync, type TensorData,
+} from './checkpoint.js';
+import { join } from 'node:path';
+import { evaluateLoader } from './evaluate.js';
+
+export type { TrainConfig } from './snapshot.js';
+
+/** A loss above this (nats per character) after the first iterations means training has diverged. */
+const EXPLODING_LOSS = 100;
+
+export interface StepResult {
+  iteration: number;   // iterations completed, including this one
+  epoch: number;       // fractional epochs completed
+  loss: number;        // this batch's training loss, nats per character
+  gradNorm: number;    // global gradient norm before clipping
+  lr: number;          // learning rate used for this step
+}
+
+export interface NewRunOptions {
+  corpus: Corpus;
+  model: Omit<ModelConfig, 'vocabSize'>;
+  training: TrainConfig;
+  runName: string;
+  corpusName: string;
+  kernels?: Kernels;
+}
+
+export class TrainingRun {
+  readonly net: Network;
+  readonly vocab: Vocab;
+  readonly training: TrainConfig;
+  readonly runName: string;
+  readonly corpusName: string;
+  readonly trainLoader: BatchLoader;
+  readonly valLoader: BatchLoader | null;
+  readonly optimizer: Optimizer;
+  readonly state: CarriedState;
+  readonly corpusChars: number;
+  random: Random;
+  iteration = 0;
+  lastLoss: number | null = null;
+  valLoss: number | null = null;
+  bestValLoss: number | null = null;
+  elapsedMs = 0;
+  history: HistoryPoint[] = [];
+  private pass: Pass;
+  private valPass: Pass | null = null;
+  private valState: CarriedState | null = null;
+
+  private constructor(args: {
+    net: Network; vocab: Vocab; training: TrainConfig; runName: string; corpusName: string; corpus: Corpus; random: Random;
+  }) {
+    this.net = args.net;
+    this.vocab = args.vocab;
+    this.training = args.training;
+    this.runName = args.runName;
+    this.corpusName = args.corpusName;
+    this.random = args.random;
+    const { batchSize: B, seqLength: T, valFrac } = args.training;
+    const { train, val } = splitCorpus(args.corpus.ids, valFrac);
+    this.corpusChars = args.corpus.ids.length;
+    this.trainLoader = new BatchLoader(train, B, T);
+    this.valLoader = val.length > 0 ? BatchLoader.forEvaluation(val, B, T) : null;
+    this.optimizer = createOptimizer(args.training.optimizer, args.net.kernels, args.net.layout.size);
+    this.state = allocState(args.net, B);
+    this.pass = allocPass(args.net, B, T);
+  }
+
+  /** A fresh run: weights initialised from the seed, hidden state zero, iteration 0. */
+  static create(options: NewRunOptions): TrainingRun {
+    validateTrainConfig(options.training);
+    const kernels = options.kernels ?? defaultKernels();
+    const config: ModelConfig = { ...options.model, vocabSize: options.corpus.vocab.symbols.length };
+    const net = createNetwork(kernels, config);
+    initParams(net, createRandom(`${options.training.seed}:init`));
+    return new TrainingRun({
+      net, vocab: options.corpus.vocab, training: options.training, runName: options.runName,
+      corpusName: options.corpusName, corpus: options.corpus, random: createRandom(`${options.training.seed}:train`),
+    });
+  }
+
+  /**
+   * Continues a run from a checkpoint, bit for bit: weights, optimizer state, iteration (hence data position and
+   * learning rate), carried hidden state and random state. The corpus must have the checkpoint's vocabulary.
+   */
+  static async resume(path: string, corpus: Corpus, options: { kernels?: Kernels; corpusName?: string } = {}): Promise<TrainingRun> {
+    const { header, tensors } = await readCheckpoint(path, (raw) => expectedTensors(parseHeader(raw)));
+    const h = parseHeader(header);
+    const vocab = makeVocab(h.vocab.symbols, h.vocab.encoding);
+    if (!sameVocab(vocab, corpus.vocab)) {
+      throw new CharnnError(
+        `The corpus has a different vocabulary from the checkpoint ${path} (${corpus.vocab.symbols.length} vs ${vocab.symbols.length} characters): resume with the corpus it was trained on.`,
+      );
+    }
+    const net = createNetwork(options.kernels ?? defaultKernels(), h.model);
+    const run = new TrainingRun({
+      net, vocab, training: h.training, runName: h.runName, corpusName: options.corpusName ?? h.corpus.name,
+      corpus, random: createRandom('', h.randomState),
+    });
+    if (run.trainLoader.batchesPerEpoch !== h.corpus.batchesPerEpoch || run.corpusChars !== h.corpus.chars) {
+      throw new CharnnError(
+        `The corpus is not the one the checkpoint ${path} was trained on (${run.corpusChars} characters, expected ${h.corpus.chars}): resume with the same corpus.`,
+      );
+    }
+    net.params.set(tensors.get('params') as Float32Array);
+    for (const buffer of run.optimizer.buffers) buffer.data.set(tensors.get(buffer.name) as Float32Array);
+    run.optimizer.steps = h.optimizerSteps;
+    for (let l = 0; l < h.model.layers; l++) {
+      run.state.h[l].set(tensors.get(`state.h.${l}`) as Float32Array);
+      if (h.model.cell === 'lstm') run.state.c[l].set(tensors.get(`state.c.${l}`) as Float32Array);
+    }
+    run.iteration = h.iteration;
+    run.lastLoss = h.trainLoss;
+    run.valLoss = h.valLoss;
+    run.bestValLoss = h.bestValLoss;
+    run.elapsedMs = h.elapsedMs;
+    run.history = h.history;
+    return run;
+  }
+
+  get batchesPerEpoch(): number {
+    return this.trainLoader.batchesPerEpoch;
+  }
+
+  get epoch(): number {
+    return this.iteration / this.batchesPerEpoch;
+  }
+
+  get charsPerIteration(): number {
+    return this.training.batchSize * this.training.seqLength;
+  }
+
+  learningRate(): number {
+    const { lr, lrDecay, lrDecayAfter } = this.training;
+    return learningRateAt(lr, Math.floor(this.iteration / this.batchesPerEpoch), lrDecay, lrDecayAfter);
+  }
+
+  /** One iteration: next batch, forward, backward, clip, optimizer step, carry the hidden state. */
+  step(): StepResult {
+    const net = this.net;
+    const batchIndex = this.iteration % this.batchesPerEpoch;
+    // a new epoch starts every stream from its beginning, so from a zero state
+    if (batchIndex === 0) resetState(this.state);
+    this.trainLoader.fill(batchIndex, this.pass.inputs, this.pass.targets);
+    const lr = this.learningRate();
+
+    // forward / backward
+    net.grads.fill(0);
+    const loss = forwardLoss(net, this.pass, this.state, net.config.dropout > 0 ? this.random : undefined);
+    if (!Number.isFinite(loss) || (loss > EXPLODING_LOSS && this.iteration > 10)) {
+      throw new CharnnError(
+        `Training diverged at iteration ${this.iteration + 1} (loss ${loss}): lower the learning rate (now ${lr}) or the gradient clip.`,
+      );
+    }
+    backward(net, this.pass);
+
+    // clip, step
+    const gradNorm = clipGradNorm(net.grads, this.training.gradClip > 0 ? this.training.gradClip : Infinity);
+    if (!Number.isFinite(gradNorm)) {
+      throw new CharnnError(`Training diverged at iteration ${this.iteration + 1} (gradient norm ${gradNorm}): lower the learning rate (now ${lr}).`);
+    }
+    optimizerStep(this.optimizer, net.params, net.grads, lr);
+    carryState(net, this.pass, this.state);
+
+    this.iteration++;
+    this.lastLoss = loss;
+    return { iteration: this.iteration, epoch: this.epoch, loss, gradNorm, lr };
+  }
+
+  /**
+   * Mean loss (nats per character) over the validation split, or up to training.valBatches of it, from a zero
+   * state carried across its batches. Returns null when there is no validation split or `shouldStop` asked to
+   * stop part way (Ctrl-C during a long evaluation).
+   */
+  evaluate(shouldStop?: () => boolean): number | null {
+    const loader = this.valLoader;
+    if (!loader) return null;
+    if (!this.valPass || !this.valState) {
+      this.valPass = allocPass(this.net, loader.batchSize, loader.seqLength);
+      this.valState = allocState(this.net, loader.batchSize);
+    }
+    const batches = this.training.valBatches > 0 ? Math.min(this.training.valBatches, loader.batchesPerEpoch) : loader.batchesPerEpoch;
+    const valLoss = evaluateLoader(this.net, loader, this.valPass, this.valState, batches, shouldStop);
+    if (valLoss === null) return null;
+    this.valLoss = valLoss;
+    if (this.bestValLoss === null || valLoss < this.bestValLoss) this.bestValLoss = valLoss;
+    this.history.push({ iter: this.iteration, loss: this.lastLoss, valLoss });
+    return valLoss;
+  }
+
+  /** The checkpoint header and tensors for the current moment. */
+  snapshot(): { header: CheckpointHeader; tensors: Array<{ name: string; data: TensorData }> } {
+    const header: CheckpointHeader = {
+      format: CHECKPOINT_FORMAT,
+      runName: this.runName,
+      savedAt: new Date().toISOString(),
+      iteration: this.iteration,
+      epoch: this.epoch,
+      trainLoss: this.lastLoss,
+      valLoss: this.valLoss,
+      bestValLoss: this.bestValLoss,
+      model: this.net.config,
+      vocab: { encoding: this.vocab.encoding, symbols: [...this.vocab.symbols] },
+      training: this.training,
+      corpus: {
+        name: this.corpusName, chars: this.corpusChars, trainChars: this.trainLoader.streamLength * this.training.batchSize,
+        valChars: Math.floor(this.corpusChars * this.training.valFrac), batchesPerEpoch: this.batchesPerEpoch,
+      },
+      optimizerSteps: this.optimizer.steps,
+      randomState: this.random.state(),
+      elapsedMs: this.elapsedMs,
+      history: this.history,
+    };
+    const f32 = (a: ArrayLike<number>) => (a instanceof Float32Array ? a : Float32Array.from(a));
+    const tensors: Array<{ name: string; data: TensorData }> = [{ name: 'params', data: f32(this.net.params) }];
+    for (const b of this.optimizer.buffers) tensors.push({ name: b.name, data: f32(b.data) });
+    for (let l = 0; l < this.net.config.layers; l++) {
+      tensors.push({ name: `state.h.${l}`, data: f32(this.state.h[l]) });
+      if (this.net.config.cell === 'lstm') tensors.push({ name: `state.c.${l}`, data: f32(this.state.c[l]) });
+    }
+    return { header, tensors };
+  }
+
+  /** The file name this moment's checkpoint gets in `dir`. */
+  checkpointPath(dir: string): string {
+    return join(dir, checkpointFileName(this.runName, this.iteration, this.valLoss ?? undefined));
+  }
+
+  async save(dir: string): Promise<string> {
+    const path = this.checkpointPath(dir);
+    const { header, tensors } = this.snapshot();
+    await writeCheckpoint(path, header as unknown as Record<string, unknown>, tensors);
+    return path;
+  }
+
+  /** Synchronous save, for the last checkpoint on the way out of a signal handler. */
+  saveSync(dir: string): string {
+    const path = this.checkpointPath(dir);
+    const { header, tensors } = this.snapshot();
+    writeCheckpointSync(path, header as unknown as Record<string, unknown>, tensors);
+    return path;
+  }
+}
+
+function sameVocab(a: Vocab, b: Vocab): boolean {
+  return a.encoding === b.encoding && a.symbols.length === b.symbols.length && a.symbols.every((s, i) => s === b.symbols[i]);
+}
+
+export function validateTrainConfig(t: TrainConfig): void {
+  const int = (v: number, min: number) => Number.isInteger(v) && v >= min;
+  if (!int(t.batchSize, 1)) throw new CharnnError(`The batch size must be a positive integer, got ${t.batchSize}.`);
+  if (!int(t.seqLength, 1)) throw new CharnnError(`The sequence length must be a positive integer, got ${t.seqLength}.`);
+  if (!(t.lr > 0 && Number.isFinite(t.lr))) throw new CharnnError(`The learning rate must be a positive number, got ${t.lr}.`);
+  if (!(t.gradClip >= 0 && Number.isFinite(t.gradClip))) throw new CharnnError(`The gradient clip must be 0 (off) or positive, got ${t.gradClip}.`);
+  if (!(t.lrDecay > 0 && t.lrDecay <= 1)) throw new CharnnError(`The learning-rate decay must be above 0 and at most 1, got ${t.lrDecay}.`);
+  if (!int(t.lrDecayAfter, 0)) throw new CharnnError(`The epoch to start learning-rate decay must be a whole number, got ${t.lrDecayAfter}.`);
+  if (!(t.valFrac >= 0 && t.valFrac < 1)) throw new CharnnError(`The validation fraction must be at least 0 and below 1, got ${t.valFrac}.`);
+  if (!int(t.evalEvery, 1)) throw new CharnnError(`The evaluation interval must be a positive integer, got ${t.evalEvery}.`);
+  if (!int(t.valBatches, 0)) throw new CharnnError(`The number of validation batches must be a whole number, got ${t.valBatches}.`);
+  if (!Number.isFinite(t.seed)) throw new CharnnError(`The seed must be a number, got ${t.seed}.`);
+}
+
+export interface TrainBudget {
+  maxIters?: number;    // stop after this many iterations in total (counting those before a resume)
+  epochs?: number;      // stop after this many epochs in total
+  timeLimitMs?: number; // stop after this much training time in this process
+}
+
+export interface IterationEvent extends StepResult {
+  charsPerSec: number; // over this process's training so far
+  elapsedMs: number;   // training time in this process
+  totalIters: number;  // the iteration the budget ends at (Infinity for a time-only budget)
+}
+
+export interface TrainingHooks {
+  onIteration?(event: IterationEvent): void;
+  onEval?(event: { iteration: number; epoch: number; valLoss: number; bestValLoss: number }): void;
+  onCheckpoint?(path: string): void;
+  /** Polled between steps and between validation batches; true ends training after the current step. */
+  shouldStop?(): boolean;
+}
+
+export interface RunTrainingOptions {
+  budget: TrainBudget;
+  checkpointDir?: string;      // no directory: no checkpoints
+  checkpointEvery?: number;    // iterations between checkpoints (besides the one at the end)
+  keep?: number;               // checkpoints of this run to keep besides its best one (default: all)
+  hooks?: TrainingHooks;
+}
+
+export interface TrainingSummary {
+  iterations: number;
+  stoppedBy: 'budget' | 'signal';
+  trainLoss: number | null;
+  valLoss: number | null;
+  bestValLoss: number | null;
+  lastCheckpoint: string | null;
+  bestCheckpoint: string | null;
+}
+
+/** Runs steps until the budget is spent or hooks.shouldStop(); validates every evalEvery iterations and at the end. */
+export async function runTraining(run: TrainingRun, options: RunTrainingOptions): Promise<TrainingSummary> {
+  const { budget, hooks = {}, checkpointDir, checkpointEvery = 0, keep } = options;
+  const fromEpochs = budget.epochs !== undefined ? Math.ceil(budget.epochs * run.batchesPerEpoch) : Infinity;
+  const totalIters = Math.min(budget.maxIters ?? Infinity, fromEpochs);
+  if (totalIters === Infinity && budget.timeLimitMs === undefined) throw new CharnnError('Give training a budget: iterations, epochs or time.');
+  const started = performance.now();
+  const startIteration = run.iteration;
+  let lastCheckpoint: string | null = null;
+  let bestCheckpoint: string | null = null;
+  let stoppedBy: TrainingSummary['stoppedBy'] = 'budget';
+
+  const save = async () => {
+    if (checkpointDir === undefined) return;
+    lastCheckpoint = await run.save(checkpointDir);
+    if (run.valLoss !== null && run.valLoss === run.bestValLoss) bestCheckpoint = lastCheckpoint;
+    hooks.onCheckpoint?.(lastCheckpoint);
+    if (keep !== undefined) await pruneCheckpoints(checkpointDir, run.runName, keep);
+  };
+  const evaluate = () => {
+    const valLoss = run.evaluate(hooks.shouldStop);
+    if (valLoss !== null) hooks.onEval?.({ iteration: run.iteration, epoch: run.epoch, valLoss, bestValLoss: run.bestValLoss! });
+  };
+
+  while (run.iteration < totalIters) {
+    const elapsed = performance.now() - started;
+    if (budget.timeLimitMs !== undefined && elapsed >= budget.timeLimitMs) break;
+    if (hooks.shouldStop?.()) {
+      stoppedBy = 'signal';
+      break;
+    }
+    const stepStarted = performance.now();
+    const result = run.step();
+    run.elapsedMs += performance.now() - stepStarted;
+    const elapsedMs = performance.now() - started;
+    hooks.onIteration?.({
+      ...result,
+      elapsedMs,
+      charsPerSec: ((run.iteration - startIteration) * run.charsPerIteration) / (elapsedMs / 1000),
+      totalIters,
+    });
+    const last = run.iteration >= totalIters;
+    if (!last && run.iteration % run.training.evalEvery === 0) evaluate();
+    if (!last && checkpointEvery > 0 && run.iteration % checkpointEvery === 0) await save();
+    // let signal handlers and output streams run between steps
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  if (hooks.shouldStop?.()) stoppedBy = 'signal';
+  if (stoppedBy === 'budget' && run.iteration > startIteration) evaluate();
+  if (run.iteration > startIteration || lastCheckpoint === null) await save();
+  return {
+    iterations: run.iteration, stoppedBy, trainLoss: run.lastLoss, valLoss: run.valLoss, bestValLoss: run.bestValLoss,
+    lastCheckpoint, bestCheckpoint: bestCheckpoint ?? lastCheckpoint,
+  };
+}
