@@ -1,9 +1,10 @@
 // The data layer: UTF-8 decoding across chunk boundaries, vocabularies, the user's mistakes as one-sentence errors,
 // and char-rnn's contiguous-stream batch layout.
 
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CharnnError } from '../src/errors.js';
@@ -446,5 +447,20 @@ describe('BatchLoader', () => {
     expect(BatchLoader.forEvaluation(range(4), 8, 3)!.batchSize).toBe(1);
     expect(BatchLoader.forEvaluation(range(3), 8, 3)).toBeNull();
     expect(BatchLoader.forEvaluation(range(0), 8, 3)).toBeNull();
+  });
+});
+
+describe('data/names.txt', () => {
+  it('holds each Moby first name once, one per line, and reads as a corpus', async () => {
+    const path = fileURLToPath(new URL('../data/names.txt', import.meta.url));
+    const text = readFileSync(path, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const names = text.slice(0, -1).split('\n');
+    expect(names.length).toBe(8422); // 4,944 female + 3,897 male distinct names, 419 of them in both lists
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) expect(name).toMatch(/^[A-Z][A-Za-z-]*[a-z]$/);
+    const corpus = await readCorpus(path);
+    expect(corpus.ids.length).toBe(text.length);
+    expect(corpus.vocab.symbols[0]).toBe('\n');
   });
 });
