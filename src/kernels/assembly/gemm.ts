@@ -128,9 +128,20 @@ function packBBlock(form: i32, b: usize, bRowStride: usize, pc: i32, kc: i32, jc
     const panel = dst + <usize>jr * <usize>kc * 4;
     if (form == FORM_NT) {
       // B is N×K: op(B)(k, j) = b[j*ldb + k], a transposing gather
-      for (let k = 0; k < kc; k++) {
+      const rows = b + <usize>(jc + jr) * bRowStride + (<usize>pc << 2);
+      let k = 0;
+      if (nr == NR) {
+        // 4×4 SIMD transposes: four floats along k from each of 8 rows become 4 packed rows of 8
+        for (; k + 4 <= kc; k += 4) {
+          const src = rows + (<usize>k << 2);
+          const out = panel + <usize>(k * NR * 4);
+          transpose4x4(src, bRowStride, out);
+          transpose4x4(src + 4 * bRowStride, bRowStride, out + 16);
+        }
+      }
+      for (; k < kc; k++) {
         const out = panel + <usize>(k * NR * 4);
-        const src = b + <usize>(jc + jr) * bRowStride + (<usize>(pc + k) << 2);
+        const src = rows + (<usize>k << 2);
         let j = 0;
         for (; j < nr; j++) store<f32>(out + (<usize>j << 2), load<f32>(src + <usize>j * bRowStride));
         for (; j < NR; j++) store<f32>(out + (<usize>j << 2), 0);
@@ -150,6 +161,24 @@ function packBBlock(form: i32, b: usize, bRowStride: usize, pc: i32, kc: i32, jc
       }
     }
   }
+}
+
+// Reads a 4×4 block (rows `rowStride` bytes apart) at src and writes its transpose as 4 rows of 4 floats, NR
+// floats apart, at out.
+// @ts-ignore: decorator
+@inline function transpose4x4(src: usize, rowStride: usize, out: usize): void {
+  const r0 = v128.load(src);
+  const r1 = v128.load(src + rowStride);
+  const r2 = v128.load(src + 2 * rowStride);
+  const r3 = v128.load(src + 3 * rowStride);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5); // r0[0] r1[0] r0[1] r1[1]
+  const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7); // r0[2] r1[2] r0[3] r1[3]
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5)); // column 0: r0[0] r1[0] r2[0] r3[0]
+  v128.store(out, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), NR * 4);
+  v128.store(out, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), NR * 8);
+  v128.store(out, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), NR * 12);
 }
 
 // c += a * b, fused (one rounding) when compiled with relaxed SIMD, else a separate multiply and add.
