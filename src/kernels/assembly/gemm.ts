@@ -13,9 +13,10 @@
 // call rather than held in a global so that worker threads sharing this memory can each bring their own.
 //
 // Why 5×8 (measured on the 2-core Zen 4 this was written on, 512³ and the LSTM shapes): 4×8 leaves adders idle
-// (8 dependency chains cannot cover add latency × 2 pipes); 6×8, 4×12 and 3×16 run out of the 16 xmm registers
-// V8 allocates and spill, losing ~40%. 5×8 also tiles the common M = 50 exactly. Packing B into NR-wide
-// k-major panels beat reading it in place by ~20% even for NN, so every form packs B; A is read in place.
+// (8 dependency chains cannot cover add latency × 2 pipes); 6×8, 4×12 and 3×16 ran out of the 16 xmm registers
+// V8 allocates and spilled, losing ~40%. 5×8 also tiles the common M = 50 exactly. Packing both operands (B into
+// NR-wide k-major panels, A into MR-row k-major strips) beat reading them in place by 10-25%, most for TN and
+// the M = 50 steps, and lets the micro-kernel address everything at fixed offsets from two pointers.
 
 const MR: i32 = 5;
 const NR: i32 = 8;
@@ -27,10 +28,11 @@ const FORM_NN: i32 = 0; // C = A[M×K] · B[K×N]
 const FORM_NT: i32 = 1; // C = A[M×K] · B[N×K]ᵀ
 const FORM_TN: i32 = 2; // C = A[K×M]ᵀ · B[K×N]
 
-// Scratch layout: packed B block (KC×NC), then a zero-padded A strip (KC×MR) and a C tile (MR×NR) for the
-// ragged edges, so the one micro-kernel serves every shape and never reads or writes outside its operands.
+// Scratch layout: packed B block (KC×NC), packed A block (MC×KC), and a C tile (MR×NR) for ragged edges. Both
+// packed blocks are zero-padded to whole strips and panels, so the one micro-kernel serves every shape and
+// never reads or writes outside its operands.
 const PACK_B_BYTES: usize = <usize>(KC * NC * 4);
-const PACK_A_BYTES: usize = <usize>(KC * MR * 4);
+const PACK_A_BYTES: usize = <usize>(KC * MC * 4);
 const TILE_C_BYTES: usize = <usize>(MR * NR * 4);
 
 export function scratchBytes(): i32 {
@@ -72,7 +74,6 @@ function gemm(form: i32, M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, l
   const packB = scratch;
   const packA = packB + PACK_B_BYTES;
   const tileC = packA + PACK_A_BYTES;
-  const panelStride = <usize>(NR * 4);
 
   for (let jc = 0; jc < N; jc += NC) {
     const nc = min(NC, N - jc);
@@ -83,27 +84,20 @@ function gemm(form: i32, M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, l
       packBBlock(form, b, bRowStride, pc, kc, jc, nc, packB);
 
       for (let ic = 0; ic < M; ic += MC) {
-        const mEnd = min(ic + MC, M);
+        const mc = min(MC, M - ic);
+        packABlock(a + <usize>ic * aRowStride + <usize>pc * aDepthStride, aRowStride, aDepthStride, kc, mc, packA);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
           const panel = packB + <usize>jr * <usize>kc * 4;
-          for (let ir = ic; ir < mEnd; ir += MR) {
-            const mr = min(MR, mEnd - ir);
-            const aStrip = a + <usize>ir * aRowStride + <usize>pc * aDepthStride;
-            const cBlock = c + <usize>ir * cRowStride + (<usize>(jc + jr) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min(MR, mc - ir);
+            const strip = packA + <usize>ir * <usize>kc * 4;
+            const cBlock = c + <usize>(ic + ir) * cRowStride + (<usize>(jc + jr) << 2);
             if (mr == MR && nr == NR) {
-              micro5x8(kc, aStrip, aRowStride, aDepthStride, panel, panelStride, cBlock, cRowStride, acc);
+              micro5x8(kc, strip, panel, cBlock, cRowStride, acc);
             } else {
-              // Ragged edge: run the full kernel on a zero-padded copy of the strip into a scratch tile, then
-              // fold only the valid mr×nr corner into C.
-              for (let k = 0; k < kc; k++) {
-                const dst = packA + <usize>(k * MR * 4);
-                const src = aStrip + <usize>k * aDepthStride;
-                let r = 0;
-                for (; r < mr; r++) store<f32>(dst + (<usize>r << 2), load<f32>(src + <usize>r * aRowStride));
-                for (; r < MR; r++) store<f32>(dst + (<usize>r << 2), 0);
-              }
-              micro5x8(kc, packA, 4, <usize>(MR * 4), panel, panelStride, tileC, panelStride, false);
+              // Ragged edge: the padded strip and panel give a full tile in scratch; fold its valid corner into C.
+              micro5x8(kc, strip, panel, tileC, <usize>(NR * 4), false);
               for (let r = 0; r < mr; r++) {
                 const src = tileC + <usize>(r * NR * 4);
                 const dst = cBlock + <usize>r * cRowStride;
@@ -116,6 +110,23 @@ function gemm(form: i32, M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, l
           }
         }
       }
+    }
+  }
+}
+
+// Copies op(A)[0 : mc, 0 : kc] (element (i, k) at a + i*aRowStride + k*aDepthStride) into MR-row strips, each kc
+// groups of MR contiguous floats, the last strip zero-padded to MR rows. Strip s starts at dst + s*MR*kc floats.
+function packABlock(a: usize, aRowStride: usize, aDepthStride: usize, kc: i32, mc: i32, dst: usize): void {
+  for (let ir = 0; ir < mc; ir += MR) {
+    const mr = min(MR, mc - ir);
+    const strip = dst + <usize>ir * <usize>kc * 4;
+    const src = a + <usize>ir * aRowStride;
+    for (let k = 0; k < kc; k++) {
+      const out = strip + <usize>(k * MR * 4);
+      const col = src + <usize>k * aDepthStride;
+      let r = 0;
+      for (; r < mr; r++) store<f32>(out + (<usize>r << 2), load<f32>(col + <usize>r * aRowStride));
+      for (; r < MR; r++) store<f32>(out + (<usize>r << 2), 0);
     }
   }
 }
@@ -189,9 +200,10 @@ function packBBlock(form: i32, b: usize, bRowStride: usize, pc: i32, kc: i32, jc
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
-// C[5×8] = (accumulate ? C : 0) + A[5×kc] · P[kc×8], P a packed panel (8 floats per k, `panelStride` apart).
-// Written out by hand because the ten accumulators must be locals for V8 to keep them in registers.
-function micro5x8(kc: i32, a: usize, aRowStride: usize, aDepthStride: usize, panel: usize, panelStride: usize, c: usize, cRowStride: usize, accumulate: bool): void {
+// C[5×8] = (accumulate ? C : 0) + S[5×kc] · P[kc×8], S a packed strip of A (5 floats per k), P a packed panel of
+// B (8 floats per k). Written out by hand because the ten accumulators must be locals for V8 to keep them in
+// registers; the packed layouts make every load a fixed offset from one pointer.
+function micro5x8(kc: i32, strip: usize, panel: usize, c: usize, cRowStride: usize, accumulate: bool): void {
   let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128, c40: v128, c41: v128;
   if (accumulate) {
     c00 = v128.load(c); c01 = v128.load(c, 16);
@@ -202,22 +214,21 @@ function micro5x8(kc: i32, a: usize, aRowStride: usize, aDepthStride: usize, pan
   } else {
     c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = f32x4.splat(0);
   }
-  const a1: usize = aRowStride, a2: usize = aRowStride * 2, a3: usize = aRowStride * 3, a4: usize = aRowStride * 4;
   for (let k = 0; k < kc; k++) {
     const b0 = v128.load(panel);
     const b1 = v128.load(panel, 16);
-    let ak = v128.load32_splat(a);
+    let ak = v128.load32_splat(strip);
     c00 = madd(ak, b0, c00); c01 = madd(ak, b1, c01);
-    ak = v128.load32_splat(a + a1);
+    ak = v128.load32_splat(strip, 4);
     c10 = madd(ak, b0, c10); c11 = madd(ak, b1, c11);
-    ak = v128.load32_splat(a + a2);
+    ak = v128.load32_splat(strip, 8);
     c20 = madd(ak, b0, c20); c21 = madd(ak, b1, c21);
-    ak = v128.load32_splat(a + a3);
+    ak = v128.load32_splat(strip, 12);
     c30 = madd(ak, b0, c30); c31 = madd(ak, b1, c31);
-    ak = v128.load32_splat(a + a4);
+    ak = v128.load32_splat(strip, 16);
     c40 = madd(ak, b0, c40); c41 = madd(ak, b1, c41);
-    a += aDepthStride;
-    panel += panelStride;
+    strip += MR * 4;
+    panel += NR * 4;
   }
   v128.store(c, c00); v128.store(c, c01, 16);
   v128.store(c + cRowStride, c10); v128.store(c + cRowStride, c11, 16);
