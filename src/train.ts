@@ -25,6 +25,7 @@ import {
 } from './checkpoint.js';
 import { join } from 'node:path';
 import { evaluateLoader } from './evaluate.js';
+import { gradNorms, hiddenStats, stepStats, type StepStats } from './inspect/stats.js';
 
 export type { TrainConfig } from './snapshot.js';
 
@@ -37,6 +38,7 @@ export interface StepResult {
   loss: number;        // this batch's training loss, nats per character
   gradNorm: number;    // global gradient norm before clipping
   lr: number;          // learning rate used for this step
+  stats?: StepStats;   // hidden-state and gradient statistics, when the step was asked for them
 }
 
 export interface NewRunOptions {
@@ -158,8 +160,11 @@ export class TrainingRun {
     return learningRateAt(lr, Math.floor(this.iteration / this.batchesPerEpoch), lrDecay, lrDecayAfter);
   }
 
-  /** One iteration: next batch, forward, backward, clip, optimizer step, carry the hidden state. */
-  step(): StepResult {
+  /**
+   * One iteration: next batch, forward, backward, clip, optimizer step, carry the hidden state. With `stats`,
+   * also measures the hidden states of this forward and the per-layer gradient norms before clipping.
+   */
+  step(options: { stats?: boolean } = {}): StepResult {
     const net = this.net;
     const batchIndex = this.iteration % this.batchesPerEpoch;
     // a new epoch starts every stream from its beginning, so from a zero state
@@ -175,7 +180,9 @@ export class TrainingRun {
         `Training diverged at iteration ${this.iteration + 1} (loss ${loss}): lower the learning rate (now ${lr}) or the gradient clip.`,
       );
     }
+    const hidden = options.stats ? hiddenStats(net, this.pass) : undefined;
     backward(net, this.pass);
+    const stats = hidden ? stepStats(hidden, gradNorms(net)) : undefined;
 
     // clip, step
     const gradNorm = clipGradNorm(net.grads, this.training.gradClip > 0 ? this.training.gradClip : Infinity);
@@ -187,7 +194,7 @@ export class TrainingRun {
 
     this.iteration++;
     this.lastLoss = loss;
-    return { iteration: this.iteration, epoch: this.epoch, loss, gradNorm, lr };
+    return { iteration: this.iteration, epoch: this.epoch, loss, gradNorm, lr, ...(stats && { stats }) };
   }
 
   /**
@@ -308,6 +315,7 @@ export interface RunTrainingOptions {
   checkpointDir?: string;      // no directory: no checkpoints
   checkpointEvery?: number;    // iterations between checkpoints (besides the one at the end)
   keep?: number;               // checkpoints of this run to keep besides its best one (default: all)
+  statsEvery?: number;         // iterations between hidden-state statistics in onIteration events (0/absent: none)
   hooks?: TrainingHooks;
 }
 
@@ -323,7 +331,7 @@ export interface TrainingSummary {
 
 /** Runs steps until the budget is spent or hooks.shouldStop(); validates every evalEvery iterations and at the end. */
 export async function runTraining(run: TrainingRun, options: RunTrainingOptions): Promise<TrainingSummary> {
-  const { budget, hooks = {}, checkpointDir, checkpointEvery = 0, keep } = options;
+  const { budget, hooks = {}, checkpointDir, checkpointEvery = 0, keep, statsEvery = 0 } = options;
   const fromEpochs = budget.epochs !== undefined ? Math.ceil(budget.epochs * run.batchesPerEpoch) : Infinity;
   const totalIters = Math.min(budget.maxIters ?? Infinity, fromEpochs);
   if (totalIters === Infinity && budget.timeLimitMs === undefined) throw new CharnnError('Give training a budget: iterations, epochs or time.');
@@ -353,7 +361,7 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
       break;
     }
     const stepStarted = performance.now();
-    const result = run.step();
+    const result = run.step({ stats: statsEvery > 0 && (run.iteration + 1) % statsEvery === 0 });
     run.elapsedMs += performance.now() - stepStarted;
     const elapsedMs = performance.now() - started;
     hooks.onIteration?.({
