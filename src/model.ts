@@ -20,6 +20,8 @@ export interface ModelConfig {
   hiddenSize: number; // H
   layers: number;     // L
   dropout: number;    // inverted dropout on every layer's output during training, 0 = off
+  bidirectional?: boolean; // a masked-character model reading both directions (src/bidirectional.ts); absent = false
+  maskFrac?: number;       // bidirectional only: fraction of input positions masked in training
 }
 
 export const CELL_TYPES: readonly CellType[] = ['rnn', 'lstm', 'gru'];
@@ -28,6 +30,7 @@ export const CELL_TYPES: readonly CellType[] = ['rnn', 'lstm', 'gru'];
 export function modelParamSpecs(config: ModelConfig): ParamSpec[] {
   const { cell, vocabSize: V, hiddenSize: H, layers: L } = config;
   const G = gateWidth(cell, H);
+  if (config.bidirectional) return bidirectionalParamSpecs(cell, V, H, L, G);
   const specs: ParamSpec[] = [];
   for (let l = 0; l < L; l++) {
     const I = l === 0 ? V : H;
@@ -41,6 +44,26 @@ export function modelParamSpecs(config: ModelConfig): ParamSpec[] {
   return specs;
 }
 
+/**
+ * Bidirectional: per layer and direction (fwd reads t = 0 … T-1, bwd reads t = T-1 … 0) Wx (I, G), Wh (H, G),
+ * b (G) [, bhn (H)], where layer 0 reads V+1 ids (the last is the mask symbol) and layer l > 0 reads both
+ * directions of the layer below (2H); then out.W (2H, V), out.b (V).
+ */
+function bidirectionalParamSpecs(cell: CellType, V: number, H: number, L: number, G: number): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  for (let l = 0; l < L; l++) {
+    for (const dir of ['fwd', 'bwd']) {
+      specs.push({ name: `layer${l}.${dir}.Wx`, shape: [l === 0 ? V + 1 : 2 * H, G] });
+      specs.push({ name: `layer${l}.${dir}.Wh`, shape: [H, G] });
+      specs.push({ name: `layer${l}.${dir}.b`, shape: [G] });
+      if (cell === 'gru') specs.push({ name: `layer${l}.${dir}.bhn`, shape: [H] });
+    }
+  }
+  specs.push({ name: 'out.W', shape: [2 * H, V] });
+  specs.push({ name: 'out.b', shape: [V] });
+  return specs;
+}
+
 export function validateModelConfig(config: ModelConfig): void {
   if (!CELL_TYPES.includes(config.cell)) throw new CharnnError(`Unknown model type '${config.cell}': use rnn, lstm or gru.`);
   const positiveInt = (v: number) => Number.isInteger(v) && v > 0;
@@ -48,6 +71,10 @@ export function validateModelConfig(config: ModelConfig): void {
   if (!positiveInt(config.hiddenSize) || config.hiddenSize > 8192) throw new CharnnError(`The hidden size must be an integer from 1 to 8192, got ${config.hiddenSize}.`);
   if (!positiveInt(config.layers) || config.layers > 64) throw new CharnnError(`The number of layers must be an integer from 1 to 64, got ${config.layers}.`);
   if (!(config.dropout >= 0 && config.dropout < 1)) throw new CharnnError(`Dropout must be at least 0 and below 1, got ${config.dropout}.`);
+  if (config.bidirectional !== undefined && typeof config.bidirectional !== 'boolean') throw new CharnnError(`'bidirectional' must be true or false, got ${String(config.bidirectional)}.`);
+  if (config.bidirectional && !(typeof config.maskFrac === 'number' && config.maskFrac > 0 && config.maskFrac < 1)) {
+    throw new CharnnError(`The mask fraction must be above 0 and below 1, got ${String(config.maskFrac)}.`);
+  }
 }
 
 /** Parameters and their gradients, in one flat layout with named views. */
@@ -81,7 +108,8 @@ export function initParams(net: Network, random: () => number): void {
     const isBias = entry.shape.length === 1;
     for (let i = 0; i < view.length; i++) view[i] = isBias ? 0 : (2 * random() - 1) * bound;
   }
-  if (cell === 'lstm') for (let l = 0; l < L; l++) net.p[`layer${l}.b`].fill(1, H, 2 * H);
+  const directions = net.config.bidirectional ? ['.fwd', '.bwd'] : [''];
+  if (cell === 'lstm') for (let l = 0; l < L; l++) for (const dir of directions) net.p[`layer${l}${dir}.b`].fill(1, H, 2 * H);
 }
 
 /** Hidden state carried from one batch to the next: per layer h (B, H) and, for lstm, c (B, H). */
