@@ -192,23 +192,32 @@ def cmd_parity(args):
 
 
 def timed_runs(fn, warmup, repeats):
-    """fn(n) runs n units of work; returns seconds of each of `repeats` timed calls."""
+    """fn(n) runs n units of work (None = the timed amount).
+
+    Returns (wall seconds, process CPU seconds) of each of `repeats` timed calls.
+    On a loaded machine CPU time is the steadier figure (1 thread: CPU ~ wall when idle).
+    """
     fn(warmup)
-    runs = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn(None)
-        runs.append(time.perf_counter() - t0)
-    return runs
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
 
 
-def summary(kind, args, chars_per_run, seconds):
-    rates = [chars_per_run / s for s in seconds]
+def summary(kind, args, chars_per_run, timings):
+    wall, cpu = timings
+    rates = [chars_per_run / s for s in wall]
+    cpu_rates = [chars_per_run / s for s in cpu]
     return {"kind": kind, "model": args.model, "layers": args.layers, "hidden": args.hidden,
             "threads": torch.get_num_threads(),
             "chars_per_sec": statistics.median(rates),
             "min": min(rates), "max": max(rates),
-            "runs": [round(r, 1) for r in rates]}
+            "runs": [round(r, 1) for r in rates],
+            "chars_per_cpu_sec": statistics.median(cpu_rates),
+            "cpu_runs": [round(r, 1) for r in cpu_rates]}
 
 
 def cmd_bench_train(args):
@@ -229,8 +238,8 @@ def cmd_bench_train(args):
 
     log(f"bench-train {args.model} {args.layers}x{args.hidden} B{args.batch} T{args.seq}: "
         f"{args.warmup} warmup + {args.repeats} x {args.iters} iters")
-    seconds = timed_runs(run, args.warmup, args.repeats)
-    out = summary("train", args, args.batch * args.seq * args.iters, seconds)
+    timings = timed_runs(run, args.warmup, args.repeats)
+    out = summary("train", args, args.batch * args.seq * args.iters, timings)
     out.update(batch=args.batch, seq=args.seq, iters=args.iters, vocab=len(vocab),
                data="tinyshakespeare train batches")
     emit(out)
@@ -257,8 +266,8 @@ def cmd_bench_sample(args):
 
     log(f"bench-sample {args.model} {args.layers}x{args.hidden}: "
         f"{args.warmup} warmup + {args.repeats} x {args.chars} chars")
-    seconds = timed_runs(run, args.warmup, args.repeats)
-    out = summary("sample", args, args.chars, seconds)
+    timings = timed_runs(run, args.warmup, args.repeats)
+    out = summary("sample", args, args.chars, timings)
     out.update(chars=args.chars, vocab=V, temperature=args.temperature)
     emit(out)
 
