@@ -3,10 +3,20 @@
 
 import { referenceKernels } from './reference.js';
 import type { Kernels } from './types.js';
+import { createWasmKernels, wasmSimdAvailable } from './wasm.js';
 
 export type { FloatArray, Kernels, Precision } from './types.js';
 export { referenceKernels } from './reference.js';
 
+let shared: Kernels | undefined;
+
+/**
+ * The fastest backend available, shared by every network of the process (its buffers come from one memory that
+ * lives as long as the process).
+ */
 export function defaultKernels(): Kernels {
-  return referenceKernels('f32');
+  if (shared) return shared;
+  const forced = process.env.CHARNN_KERNELS;
+  shared = forced !== 'reference' && wasmSimdAvailable() ? createWasmKernels() : referenceKernels('f32');
+  return shared;
 }
