@@ -84,7 +84,7 @@ export class TrainingRun {
     const { batchSize: B, seqLength: T, valFrac } = args.training;
     const { train, val } = splitCorpus(args.corpus.ids, valFrac);
     this.corpusChars = args.corpus.ids.length;
-    this.trainLoader = new BatchLoader(train, B, T);
+    this.trainLoader = new BatchLoader(train, B, T, 'training text');
     this.valLoader = val.length > 0 ? BatchLoader.forEvaluation(val, B, T) : null;
     this.optimizer = createOptimizer(args.training.optimizer, args.net.kernels, args.net.layout.size);
     this.state = allocState(args.net, B);
