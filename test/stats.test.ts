@@ -53,7 +53,7 @@ describe('hidden-state statistics', () => {
       const h = [new Array(H).fill(0), new Array(H).fill(0)];
       const c = [new Array(H).fill(0), new Array(H).fill(0)];
       for (let t = 0; t < T; t++) {
-        let x = Array.from({ length: V }, (_, v) => (v === pass.inputs[t * B + b] ? 1 : 0));
+        let x: number[] = Array.from({ length: V }, (_, v) => (v === pass.inputs[t * B + b] ? 1 : 0));
         for (let l = 0; l < L; l++) {
           const Wx = net.p[`layer${l}.Wx`], Wh = net.p[`layer${l}.Wh`], bias = net.p[`layer${l}.b`];
           const a = (g: number) => {
@@ -110,11 +110,11 @@ describe('hidden-state statistics', () => {
     forwardLoss(net, pass, allocState(net, 2));
     backward(net, pass);
     const norms = gradNorms(net);
-    const norm = (names: string[]) => Math.sqrt(names.reduce((s, n) => s + net.g[n].reduce((a, g) => a + g * g, 0), 0));
+    const norm = (names: string[]) => Math.sqrt(names.reduce((s, n) => s + Array.from(net.g[n]).reduce((a, g) => a + g * g, 0), 0));
     expect(norms.layers[0]).toBeCloseTo(norm(['layer0.Wx', 'layer0.Wh', 'layer0.b', 'layer0.bhn']), 12);
     expect(norms.layers[1]).toBeCloseTo(norm(['layer1.Wx', 'layer1.Wh', 'layer1.b', 'layer1.bhn']), 12);
     expect(norms.output).toBeCloseTo(norm(['out.W', 'out.b']), 12);
-    const global = Math.sqrt(net.grads.reduce((s, g) => s + g * g, 0));
+    const global = Math.sqrt(Array.from(net.grads).reduce((s, g) => s + g * g, 0));
     expect(Math.hypot(norms.layers[0], norms.layers[1], norms.output)).toBeCloseTo(global, 12);
   });
 });
