@@ -26,6 +26,7 @@ import {
 import { join } from 'node:path';
 import { evaluateLoader } from './evaluate.js';
 import { gradNorms, hiddenStats, stepStats, type StepStats } from './inspect/stats.js';
+import { allocBiPass, biBackward, biForwardLoss, evaluateMaskedLoader, fillMaskedBatch, type BiPass } from './bidirectional.js';
 
 export type { TrainConfig } from './snapshot.js';
 
@@ -70,6 +71,11 @@ export class TrainingRun {
   history: HistoryPoint[] = [];
   private pass: Pass;
   private valPass: Pass | null = null;
+  /** Bidirectional models train as masked-character models on independent windows, with these passes instead. */
+  private biPass: BiPass | null = null;
+  private valBiPass: BiPass | null = null;
+  /** Bidirectional models: accuracy at the masked positions of the last validation. */
+  valAccuracy: number | null = null;
   private valState: CarriedState | null = null;
 
   private constructor(args: {
@@ -89,6 +95,7 @@ export class TrainingRun {
     this.optimizer = createOptimizer(args.training.optimizer, args.net.kernels, args.net.layout.size);
     this.state = allocState(args.net, B);
     this.pass = allocPass(args.net, B, T);
+    if (args.net.config.bidirectional) this.biPass = allocBiPass(args.net, B, T);
   }
 
   /** A fresh run: weights initialised from the seed, hidden state zero, iteration 0. */
@@ -130,7 +137,7 @@ export class TrainingRun {
     net.params.set(tensors.get('params') as Float32Array);
     for (const buffer of run.optimizer.buffers) buffer.data.set(tensors.get(buffer.name) as Float32Array);
     run.optimizer.steps = h.optimizerSteps;
-    for (let l = 0; l < h.model.layers; l++) {
+    for (let l = 0; l < (h.model.bidirectional ? 0 : h.model.layers); l++) {
       run.state.h[l].set(tensors.get(`state.h.${l}`) as Float32Array);
       if (h.model.cell === 'lstm') run.state.c[l].set(tensors.get(`state.c.${l}`) as Float32Array);
     }
@@ -167,21 +174,28 @@ export class TrainingRun {
   step(options: { stats?: boolean } = {}): StepResult {
     const net = this.net;
     const batchIndex = this.iteration % this.batchesPerEpoch;
-    // a new epoch starts every stream from its beginning, so from a zero state
-    if (batchIndex === 0) resetState(this.state);
-    this.trainLoader.fill(batchIndex, this.pass.inputs, this.pass.targets);
+    const bi = this.biPass;
+    if (bi) {
+      fillMaskedBatch(this.trainLoader, batchIndex, bi, net.config.vocabSize, net.config.maskFrac!, this.random);
+    } else {
+      // a new epoch starts every stream from its beginning, so from a zero state
+      if (batchIndex === 0) resetState(this.state);
+      this.trainLoader.fill(batchIndex, this.pass.inputs, this.pass.targets);
+    }
     const lr = this.learningRate();
 
     // forward / backward
     net.grads.fill(0);
-    const loss = forwardLoss(net, this.pass, this.state, net.config.dropout > 0 ? this.random : undefined);
+    const dropoutRandom = net.config.dropout > 0 ? this.random : undefined;
+    const loss = bi ? biForwardLoss(net, bi, dropoutRandom) : forwardLoss(net, this.pass, this.state, dropoutRandom);
     if (!Number.isFinite(loss) || (loss > EXPLODING_LOSS && this.iteration > 10)) {
       throw new CharnnError(
         `Training diverged at iteration ${this.iteration + 1} (loss ${loss}): lower the learning rate (now ${lr}) or the gradient clip.`,
       );
     }
-    const hidden = options.stats ? hiddenStats(net, this.pass) : undefined;
-    backward(net, this.pass);
+    const hidden = options.stats && !bi ? hiddenStats(net, this.pass) : undefined;
+    if (bi) biBackward(net, bi);
+    else backward(net, this.pass);
     const stats = hidden ? stepStats(hidden, gradNorms(net)) : undefined;
 
     // clip, step
@@ -190,7 +204,7 @@ export class TrainingRun {
       throw new CharnnError(`Training diverged at iteration ${this.iteration + 1} (gradient norm ${gradNorm}): lower the learning rate (now ${lr}).`);
     }
     optimizerStep(this.optimizer, net.params, net.grads, lr);
-    carryState(net, this.pass, this.state);
+    if (!bi) carryState(net, this.pass, this.state);
 
     this.iteration++;
     this.lastLoss = loss;
@@ -210,12 +224,25 @@ export class TrainingRun {
       this.valState = allocState(this.net, loader.batchSize);
     }
     const batches = this.training.valBatches > 0 ? Math.min(this.training.valBatches, loader.batchesPerEpoch) : loader.batchesPerEpoch;
+    if (this.net.config.bidirectional) return this.evaluateMasked(loader, batches, shouldStop);
     const valLoss = evaluateLoader(this.net, loader, this.valPass, this.valState, batches, shouldStop);
     if (valLoss === null) return null;
     this.valLoss = valLoss;
     if (this.bestValLoss === null || valLoss < this.bestValLoss) this.bestValLoss = valLoss;
     this.history.push({ iter: this.iteration, loss: this.lastLoss, valLoss });
     return valLoss;
+  }
+
+  /** Bidirectional: masked-character loss on the validation split, the same masked positions every time. */
+  private evaluateMasked(loader: BatchLoader, batches: number, shouldStop?: () => boolean): number | null {
+    this.valBiPass ??= allocBiPass(this.net, loader.batchSize, loader.seqLength);
+    const result = evaluateMaskedLoader(this.net, loader, this.valBiPass, batches, this.net.config.maskFrac!, this.training.seed, shouldStop);
+    if (result === null) return null;
+    this.valLoss = result.loss;
+    this.valAccuracy = result.accuracy;
+    if (this.bestValLoss === null || result.loss < this.bestValLoss) this.bestValLoss = result.loss;
+    this.history.push({ iter: this.iteration, loss: this.lastLoss, valLoss: result.loss });
+    return result.loss;
   }
 
   /** The checkpoint header and tensors for the current moment. */
@@ -244,7 +271,8 @@ export class TrainingRun {
     const f32 = (a: ArrayLike<number>) => (a instanceof Float32Array ? a : Float32Array.from(a));
     const tensors: Array<{ name: string; data: TensorData }> = [{ name: 'params', data: f32(this.net.params) }];
     for (const b of this.optimizer.buffers) tensors.push({ name: b.name, data: f32(b.data) });
-    for (let l = 0; l < this.net.config.layers; l++) {
+    // bidirectional models carry no state between batches, so have none to save
+    for (let l = 0; l < (this.net.config.bidirectional ? 0 : this.net.config.layers); l++) {
       tensors.push({ name: `state.h.${l}`, data: f32(this.state.h[l]) });
       if (this.net.config.cell === 'lstm') tensors.push({ name: `state.c.${l}`, data: f32(this.state.c[l]) });
     }
