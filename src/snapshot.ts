@@ -3,6 +3,7 @@
 //
 // Tensors: 'params' (the flat parameter buffer, layout from modelParamSpecs), the optimizer's state buffers
 // (same layout), and the hidden state carried between batches: 'state.h.<l>' and, for lstm, 'state.c.<l>' (B, H).
+// Bidirectional models (model.bidirectional, absent = false) read independent windows and carry no state.
 
 import { CharnnError } from './errors.js';
 import { CELL_TYPES, modelParamSpecs, validateModelConfig, type ModelConfig } from './model.js';
@@ -111,7 +112,7 @@ export function expectedTensors(header: CheckpointHeader): Map<string, { dtype: 
   expected.set('params', { dtype: 'float32', length: size });
   for (const name of optimizerBufferNames(training.optimizer)) expected.set(name, { dtype: 'float32', length: size });
   const stateSize = training.batchSize * model.hiddenSize;
-  for (let l = 0; l < model.layers; l++) {
+  for (let l = 0; l < (model.bidirectional ? 0 : model.layers); l++) {
     expected.set(`state.h.${l}`, { dtype: 'float32', length: stateSize });
     if (model.cell === 'lstm') expected.set(`state.c.${l}`, { dtype: 'float32', length: stateSize });
   }
