@@ -1,0 +1,466 @@
+// `charnn train [corpus]`: parses the training options, reads the corpus, starts or resumes a run, and shows
+// progress (a live line on a terminal, log lines otherwise, JSON lines on stdout with --json). Ctrl-C finishes the
+// step, saves a checkpoint and says where. The training itself is the library's runTraining().
+
+import { mkdir, access, constants as fsConstants, stat } from 'node:fs/promises';
+import { basename, dirname, extname } from 'node:path';
+import { randomInt } from 'node:crypto';
+import type { Command } from 'commander';
+import type { CellType } from '../../model.js';
+import type { OptimizerName } from '../../optim.js';
+import type { CheckpointHeader, TrainConfig } from '../../snapshot.js';
+import type { IterationEvent, TrainingRun, TrainingSummary } from '../../train.js';
+import type { Corpus } from '../../data/corpus.js';
+import { CharnnError } from '../../errors.js';
+import { decimal, duration, formatDuration, oneOf, seed, UsageError, wholeNumber } from '../options.js';
+import { formatCount, printNote, printWarning, StatusLine, style, whenStdoutCloses, writeJsonLine } from '../output.js';
+import { exitCodeFor, onInterrupt, type StopSignal } from '../signals.js';
+
+/** The options as commander hands them over (defaults applied; budget and lr defaults are decided later). */
+export interface TrainCliOptions {
+  model: CellType;
+  layers: number;
+  hidden: number;
+  seqLength: number;
+  batchSize: number;
+  optimizer: OptimizerName;
+  lr?: number;
+  gradClip: number;
+  dropout: number;
+  lrDecay: number;
+  lrDecayAfter: number;
+  epochs?: number;
+  maxIters?: number;
+  time?: number;            // milliseconds
+  valFrac: number;
+  valBatches: number;
+  evalEvery?: number;
+  checkpointEvery?: number;
+  checkpointDir: string;
+  keep: number;
+  name?: string;
+  resume?: string;
+  seed?: number;
+  sampleEvery?: number;
+  json: boolean;
+  raw: boolean;
+  threads?: number;
+}
+
+const DEFAULT_EPOCHS = 10;            // when no budget flag is given
+const MAX_EVAL_EVERY = 1000;          // validate once per epoch, but at least this often
+const SAMPLE_EVERY_LENGTH = 200;      // characters in a --sample-every sample (as min-char-rnn)
+const STATUS_REFRESH_MS = 100;        // live line updates; faster is unreadable and costs terminal time
+
+export function registerTrainCommand(program: Command): void {
+  program
+    .command('train')
+    .description('train a model on a text file, or - for standard input')
+    .argument('[corpus]', 'text to train on: a file path, or - to read standard input')
+    .option('--model <type>', 'cell type: rnn, lstm or gru', oneOf('--model', ['rnn', 'lstm', 'gru'] as const), 'lstm')
+    .option('--layers <n>', 'recurrent layers', wholeNumber('--layers', 1, 64), 2)
+    .option('--hidden <n>', 'hidden units per layer', wholeNumber('--hidden', 1, 8192), 128)
+    .option('--seq-length <n>', 'characters per sequence (steps of backpropagation through time)', wholeNumber('--seq-length', 1, 100_000), 50)
+    .option('--batch-size <n>', 'sequences per batch', wholeNumber('--batch-size', 1, 100_000), 50)
+    .option('--optimizer <name>', 'adagrad, rmsprop or adam', oneOf('--optimizer', ['adagrad', 'rmsprop', 'adam'] as const), 'adagrad')
+    .option('--lr <x>', 'learning rate (default: 0.05 for adagrad, 0.002 for rmsprop and adam)', decimal('--lr', { above: 0, atMost: 100 }))
+    .option('--grad-clip <x>', 'clip the gradient norm to this (0 = no clipping)', decimal('--grad-clip', { atLeast: 0 }), 5)
+    .option('--dropout <p>', 'dropout probability between layers', decimal('--dropout', { atLeast: 0, below: 1 }), 0)
+    .option('--lr-decay <f>', 'multiply the learning rate by this every epoch…', decimal('--lr-decay', { above: 0, atMost: 1 }), 0.97)
+    .option('--lr-decay-after <epochs>', '…starting after this many epochs', wholeNumber('--lr-decay-after', 0), 10)
+    .option('--epochs <n>', `train for this many epochs (default: ${DEFAULT_EPOCHS} when no --max-iters or --time is given)`, decimal('--epochs', { above: 0 }))
+    .option('--max-iters <n>', 'stop at this iteration (counting from the start of the run, also after --resume)', wholeNumber('--max-iters', 1))
+    .option('--time <duration>', 'stop after this much training time, e.g. 90s, 10m, 1h30m', duration('--time'))
+    .option('--val-frac <f>', 'fraction of the text held out for validation', decimal('--val-frac', { atLeast: 0, below: 1 }), 0.1)
+    .option('--val-batches <n>', 'batches per validation (0 = the whole validation text)', wholeNumber('--val-batches', 0), 0)
+    .option('--eval-every <iters>', 'iterations between validations (default: once per epoch, at most 1000)', wholeNumber('--eval-every', 1))
+    .option('--checkpoint-every <iters>', 'iterations between checkpoints (default: at every validation)', wholeNumber('--checkpoint-every', 1))
+    .option('--checkpoint-dir <dir>', 'where checkpoints go', 'checkpoints')
+    .option('--keep <n>', "checkpoints of this run to keep besides its best one", wholeNumber('--keep', 0), 5)
+    .option('--name <name>', 'run name, the start of checkpoint file names (default: the corpus file name)')
+    .option('--resume <checkpoint>', 'continue a run from a checkpoint file, or from the newest checkpoint in a directory')
+    .option('--seed <n>', 'random seed for initialisation and dropout (default: random, saved in the checkpoint)', seed('--seed'))
+    .option('--sample-every <iters>', 'print a short sample to stderr every this many iterations', wholeNumber('--sample-every', 1))
+    .option('--json', 'write one JSON object per iteration to stdout instead of the live status line', false)
+    .option('--raw', 'train on raw bytes instead of UTF-8 characters', false)
+    .option('--threads <n>', 'compute threads', wholeNumber('--threads', 1, 256))
+    .addHelpText('after', `
+Examples:
+  charnn train data/names.txt
+  charnn train shakespeare.txt --hidden 256 --layers 3 --time 30m
+  cat *.txt | charnn train - --name mixed --json | jq -c '{iter, loss, val_loss}'
+  charnn train data/names.txt --resume checkpoints/ --max-iters 2000`)
+    .action(async (corpus: string | undefined, options: TrainCliOptions, command: Command) => {
+      const explicit = (name: keyof TrainCliOptions) => command.getOptionValueSource(name) === 'cli';
+      process.exitCode = await train(corpus, options, explicit);
+    });
+}
+
+/** Trains and returns the exit code: 0, or 130 after Ctrl-C (143 after SIGTERM) once the checkpoint is saved. */
+async function train(corpusArg: string | undefined, options: TrainCliOptions, explicit: (name: keyof TrainCliOptions) => boolean): Promise<number> {
+  const { TrainingRun, runTraining } = await import('../../train.js');
+  const { DEFAULT_LEARNING_RATE } = await import('../../optim.js');
+  const { BatchLoader, splitCorpus } = await import('../../data/batches.js');
+  const { readCheckpointInfo, resolveCheckpoint } = await import('../../checkpoint.js');
+  const { parseHeader, paramCount } = await import('../../snapshot.js');
+  const { sampleIds } = await import('../../sample.js');
+
+  // Ctrl-C while reading the corpus has nothing to save; from here on it means "stop after this step and save".
+  let stopSignal: StopSignal | null = null;
+  let stdoutClosed = false;
+  const disposeInterrupt = onInterrupt((signal) => {
+    stopSignal = signal;
+    if (!status?.live) printNote(`${style().yellow('Stopping')} after this step to save a checkpoint (Ctrl-C again to quit at once)…`);
+  });
+  let status: StatusLine | undefined;
+
+  try {
+    if (options.json) {
+      // jq going away is no reason to lose the work: stop like Ctrl-C, but quietly and with status 0
+      whenStdoutCloses(() => { stdoutClosed = true; });
+    }
+
+    // --- what to train on, and from where ------------------------------------------------------------------
+    let resumeFrom: { path: string; header: CheckpointHeader } | undefined;
+    if (options.resume !== undefined) {
+      const path = await resolveCheckpoint(options.resume, 'newest');
+      const info = await readCheckpointInfo(path);
+      let header: CheckpointHeader;
+      try {
+        header = parseHeader(info.header);
+      } catch (error) {
+        if (error instanceof CharnnError) throw new CharnnError(`Checkpoint '${path}' cannot be resumed: ${error.message.replace(/\.$/, '')}.`);
+        throw error;
+      }
+      refuseConflictingOptions(options, explicit, header, path);
+      resumeFrom = { path, header };
+    }
+    const corpusSource = corpusArg ?? resumeFrom?.header.corpus.name;
+    if (corpusSource === undefined) throw new UsageError('Give the text to train on: charnn train <file>, or charnn train - to read standard input.');
+    if (corpusArg === undefined && corpusSource === 'stdin') {
+      throw new UsageError(`The checkpoint was trained on standard input; give the same text again: charnn train - --resume ${options.resume}.`);
+    }
+
+    const checkpointDir = explicit('checkpointDir') || !resumeFrom ? options.checkpointDir : dirname(resumeFrom.path);
+    await prepareCheckpointDir(checkpointDir);
+
+    status = await StatusLine.start(`Reading ${corpusSource === '-' ? 'standard input' : corpusSource}…`, !options.json && StatusLine.canShow());
+    const corpus = await readTrainingText(corpusSource, options, resumeFrom?.header, status);
+    if (stopSignal) {
+      status.stop();
+      printNote('Interrupted before training started; nothing to save.');
+      return exitCodeFor(stopSignal);
+    }
+
+    // --- the run ---------------------------------------------------------------------------------------------
+    let run: TrainingRun;
+    if (resumeFrom) {
+      run = await TrainingRun.resume(resumeFrom.path, corpus, { corpusName: corpusArg === '-' ? 'stdin' : corpusSource });
+    } else {
+      const training: TrainConfig = {
+        batchSize: options.batchSize,
+        seqLength: options.seqLength,
+        optimizer: options.optimizer,
+        lr: options.lr ?? DEFAULT_LEARNING_RATE[options.optimizer],
+        gradClip: options.gradClip,
+        lrDecay: options.lrDecay,
+        lrDecayAfter: options.lrDecayAfter,
+        valFrac: options.valFrac,
+        evalEvery: 1, // replaced below, once the epoch length is known
+        valBatches: options.valBatches,
+        seed: options.seed ?? randomInt(2 ** 31),
+      };
+      const { train: trainIds } = splitCorpus(corpus.ids, training.valFrac);
+      const batchesPerEpoch = new BatchLoader(trainIds, training.batchSize, training.seqLength, 'training text').batchesPerEpoch;
+      training.evalEvery = options.evalEvery ?? Math.min(batchesPerEpoch, MAX_EVAL_EVERY);
+      const runName = await freeRunName(options.name ?? defaultRunName(corpusSource), checkpointDir, explicit('name'));
+      run = TrainingRun.create({
+        corpus,
+        model: { cell: options.model, hiddenSize: options.hidden, layers: options.layers, dropout: options.dropout },
+        training,
+        runName,
+        corpusName: corpusSource === '-' ? 'stdin' : corpusSource,
+      });
+    }
+    if (options.threads !== undefined) {
+      printWarning(`--threads ${options.threads} is accepted but not used yet: this version of the training engine runs on one thread.`);
+    }
+    if (run.valLoader === null && run.training.valFrac > 0) {
+      printWarning(`The validation text (${run.training.valFrac} of the corpus) is shorter than one sequence, so there will be no validation loss; raise --val-frac or lower --seq-length.`);
+    }
+
+    // --- the budget ---------------------------------------------------------------------------------------------
+    const noBudgetGiven = options.epochs === undefined && options.maxIters === undefined && options.time === undefined;
+    const budget = { maxIters: options.maxIters, epochs: options.epochs ?? (noBudgetGiven ? DEFAULT_EPOCHS : undefined), timeLimitMs: options.time };
+    const budgetIters = Math.min(budget.maxIters ?? Infinity, budget.epochs !== undefined ? Math.ceil(budget.epochs * run.batchesPerEpoch) : Infinity);
+    if (run.iteration >= budgetIters) {
+      throw new CharnnError(
+        `The checkpoint is already at iteration ${run.iteration}, which meets the budget of ${budgetIters} iterations; raise --max-iters or --epochs to train further.`,
+      );
+    }
+
+    const model = run.net.config;
+    const shape = `${model.cell} ${model.layers}×${model.hiddenSize}`;
+    const budgetText = [
+      budgetIters < Infinity ? `${formatCount(budgetIters)} iterations` : null,
+      budget.timeLimitMs !== undefined ? formatDuration(budget.timeLimitMs) : null,
+    ].filter(Boolean).join(' or ');
+    status.stop();
+    printNote(
+      `${resumeFrom ? `Resuming ${style().bold(run.runName)} at iteration ${run.iteration}` : `Training ${style().bold(run.runName)}`}: ${shape}, ` +
+      `${formatCount(paramCount(model))} parameters, ${formatCount(run.vocab.symbols.length)}-symbol vocabulary, ` +
+      `${formatCount(run.trainLoader.streamLength * run.training.batchSize)} training characters (${run.batchesPerEpoch} iterations per epoch); ` +
+      `budget ${budgetText}; seed ${run.training.seed}.`,
+    );
+
+    // --- train ----------------------------------------------------------------------------------------------
+    status = await StatusLine.start('starting…', !options.json && StatusLine.canShow());
+    const sampleText = (iteration: number) => {
+      // its own generator seeded from the run's seed, so sampling never disturbs the run's random sequence
+      const ids = sampleIds(run.net, run.vocab, { length: SAMPLE_EVERY_LENGTH, seed: `${run.training.seed}:sample:${iteration}` });
+      const text = Array.from(ids, (id) => run.vocab.symbols[id]).join('');
+      return run.vocab.encoding === 'bytes' ? Buffer.from(text, 'latin1').toString('utf8') : text;
+    };
+    const progress = new ProgressReporter(run, status, options, budget.timeLimitMs, sampleText);
+    const summary = await runTraining(run, {
+      budget,
+      checkpointDir,
+      checkpointEvery: options.checkpointEvery ?? run.training.evalEvery,
+      keep: options.keep,
+      hooks: {
+        onIteration: (event) => progress.iteration(event),
+        onEval: (event) => progress.evaluated(event.valLoss),
+        shouldStop: () => stopSignal !== null || stdoutClosed,
+      },
+    });
+    progress.finish();
+    status.stop();
+    disposeInterrupt();
+    await reportEnd(run, summary, checkpointDir, corpusArg ?? corpusSource, stopSignal !== null);
+    return stopSignal ? exitCodeFor(stopSignal) : 0;
+  } finally {
+    status?.stop();
+    disposeInterrupt();
+  }
+}
+
+/** Settings a checkpoint fixes; changing them mid-run would make a different model, so they are refused. */
+function refuseConflictingOptions(
+  options: TrainCliOptions, explicit: (name: keyof TrainCliOptions) => boolean, header: CheckpointHeader, path: string,
+): void {
+  const fixed: Array<[keyof TrainCliOptions, string, unknown]> = [
+    ['model', '--model', header.model.cell],
+    ['layers', '--layers', header.model.layers],
+    ['hidden', '--hidden', header.model.hiddenSize],
+    ['dropout', '--dropout', header.model.dropout],
+    ['seqLength', '--seq-length', header.training.seqLength],
+    ['batchSize', '--batch-size', header.training.batchSize],
+    ['optimizer', '--optimizer', header.training.optimizer],
+    ['lr', '--lr', header.training.lr],
+    ['gradClip', '--grad-clip', header.training.gradClip],
+    ['lrDecay', '--lr-decay', header.training.lrDecay],
+    ['lrDecayAfter', '--lr-decay-after', header.training.lrDecayAfter],
+    ['valFrac', '--val-frac', header.training.valFrac],
+    ['valBatches', '--val-batches', header.training.valBatches],
+    ['evalEvery', '--eval-every', header.training.evalEvery],
+    ['seed', '--seed', header.training.seed],
+    ['name', '--name', header.runName],
+  ];
+  for (const [key, flag, saved] of fixed) {
+    if (explicit(key) && options[key] !== saved) {
+      throw new UsageError(
+        `${flag} ${String(options[key])} differs from the checkpoint's ${String(saved)} (${path}); a resumed run keeps its model and training settings, so drop ${flag} or start a new run.`,
+      );
+    }
+  }
+  if (explicit('raw') && options.raw && header.vocab.encoding !== 'bytes') {
+    throw new UsageError(`--raw does not apply: the checkpoint ${path} was trained on UTF-8 characters, not raw bytes.`);
+  }
+}
+
+async function readTrainingText(source: string, options: TrainCliOptions, header: CheckpointHeader | undefined, status: StatusLine): Promise<Corpus> {
+  const { readCorpus, makeVocab } = await import('../../data/corpus.js');
+  const label = source === '-' ? 'standard input' : source;
+  let lastUpdate = 0;
+  const onProgress = (bytesRead: number, totalBytes: number | undefined) => {
+    const now = performance.now();
+    if (now - lastUpdate < STATUS_REFRESH_MS) return;
+    lastUpdate = now;
+    status.update(totalBytes ? `Reading ${label}… ${Math.floor((100 * bytesRead) / totalBytes)}%` : `Reading ${label}…`);
+  };
+  const vocab = header ? makeVocab(header.vocab.symbols, header.vocab.encoding) : undefined;
+  try {
+    return await readCorpus(source, { raw: options.raw, vocab, onProgress });
+  } catch (error) {
+    if (error instanceof CharnnError && source !== '-' && (await isDirectory(source))) {
+      throw new CharnnError(`${source} is a directory, not a text file; give the path of a text file.`);
+    }
+    throw error;
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The directory must exist and be writable before training starts: finding out at the first save, possibly an
+ * hour in, would throw the work away. Creating it is the one filesystem change the CLI makes itself.
+ */
+async function prepareCheckpointDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, fsConstants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new CharnnError(`The checkpoint directory '${dir}' is a file, not a directory; choose another --checkpoint-dir.`);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new CharnnError(`Cannot write checkpoints into '${dir}': permission denied; choose another --checkpoint-dir.`);
+    throw new CharnnError(`Cannot use '${dir}' for checkpoints: ${code ?? (error as Error).message}.`);
+  }
+}
+
+/** names.txt → names; standard input → stdin. */
+function defaultRunName(source: string): string {
+  if (source === '-') return 'stdin';
+  const base = basename(source, extname(source)).replace(/^\.+/, '');
+  return base.length > 0 ? base : 'run';
+}
+
+/**
+ * A new run never writes over another run's checkpoints: if `wanted` is taken in the directory, take `wanted-2`,
+ * `wanted-3`, … and say so.
+ */
+async function freeRunName(wanted: string, dir: string, chosenByUser: boolean): Promise<string> {
+  const { checkRunName, listCheckpoints } = await import('../../checkpoint.js');
+  const { readdir } = await import('node:fs/promises');
+  checkRunName(wanted);
+  const taken = new Set((await listCheckpoints(dir)).map((c) => c.header.runName));
+  const files = await readdir(dir);
+  const isTaken = (name: string) => taken.has(name) || files.some((f) => f.startsWith(`${name}_i`) && f.endsWith('.ckpt'));
+  if (!isTaken(wanted)) return wanted;
+  let n = 2;
+  while (isTaken(`${wanted}-${n}`)) n++;
+  const name = `${wanted}-${n}`;
+  printNote(
+    `${style().yellow('note:')} '${dir}' already has checkpoints of a run named '${wanted}'; this run is named '${name}' so they stay untouched` +
+    `${chosenByUser ? '' : ' (choose with --name, or continue that run with --resume)'}.`,
+  );
+  return name;
+}
+
+/** Turns training events into the live line, log lines, JSON lines and --sample-every samples. */
+class ProgressReporter {
+  private pending: (IterationEvent & { valLoss?: number }) | null = null;
+  private lastStatus = 0;
+  private lastEvent: IterationEvent | null = null;
+  private readonly startIteration: number;
+
+  constructor(
+    private readonly run: TrainingRun,
+    private readonly status: StatusLine,
+    private readonly options: TrainCliOptions,
+    private readonly timeLimitMs: number | undefined,
+    private readonly sampleText: (iteration: number) => string,
+  ) {
+    this.startIteration = run.iteration;
+  }
+
+  iteration(event: IterationEvent): void {
+    this.flushJson();
+    this.lastEvent = event;
+    if (this.options.json) this.pending = event;
+    const now = performance.now();
+    if (this.status.live && now - this.lastStatus >= STATUS_REFRESH_MS) {
+      this.lastStatus = now;
+      this.status.update(this.describe(event));
+    }
+    if (this.options.sampleEvery !== undefined && event.iteration % this.options.sampleEvery === 0) this.printSample(event.iteration);
+  }
+
+  evaluated(valLoss: number): void {
+    if (this.pending) {
+      this.pending.valLoss = valLoss;
+      this.flushJson();
+    }
+    if (this.lastEvent && this.status.live) this.status.update(this.describe(this.lastEvent));
+    // without a live line (a log file, CI), one line per validation keeps the log readable
+    else if (this.lastEvent && !this.options.json) printNote(this.describe(this.lastEvent));
+  }
+
+  finish(): void {
+    this.flushJson();
+  }
+
+  private flushJson(): void {
+    const e = this.pending;
+    if (!e) return;
+    this.pending = null;
+    writeJsonLine({
+      iter: e.iteration,
+      epoch: round(e.epoch, 4),
+      loss: e.loss,
+      ...(e.valLoss !== undefined ? { val_loss: e.valLoss } : {}),
+      lr: e.lr,
+      chars_per_sec: Math.round(e.charsPerSec),
+      elapsed: round(e.elapsedMs / 1000, 3),
+    });
+  }
+
+  /** iter 120/210  epoch 5.71  loss 2.134  val 2.201 (3.18 bpc)  12,345 chars/s  ETA 42s */
+  private describe(e: IterationEvent): string {
+    const total = e.totalIters < Infinity ? `/${e.totalIters}` : '';
+    const valLoss = this.run.valLoss;
+    const val = valLoss !== null ? `  val ${valLoss.toFixed(3)} (${(valLoss / Math.LN2).toFixed(2)} bpc)` : '';
+    const itersPerMs = (e.iteration - this.startIteration) / e.elapsedMs;
+    let etaMs = e.totalIters < Infinity ? (e.totalIters - e.iteration) / itersPerMs : Infinity;
+    if (this.timeLimitMs !== undefined) etaMs = Math.min(etaMs, this.timeLimitMs - e.elapsedMs);
+    return `iter ${e.iteration}${total}  epoch ${e.epoch.toFixed(2)}  loss ${e.loss.toFixed(3)}${val}  ` +
+      `${formatCount(e.charsPerSec)} chars/s  ETA ${formatDuration(etaMs)}`;
+  }
+
+  private printSample(iteration: number): void {
+    const text = this.sampleText(iteration);
+    this.status.print(`${style().dim(`--- sample at iteration ${iteration} ---`)}\n${text}\n${style().dim('---')}`);
+  }
+}
+
+async function reportEnd(run: TrainingRun, summary: TrainingSummary, dir: string, corpusForResume: string, interrupted: boolean): Promise<void> {
+  const s = style();
+  const bpc = (loss: number) => (loss / Math.LN2).toFixed(3);
+  if (interrupted) {
+    printNote(
+      `${s.yellow('Interrupted')} at iteration ${summary.iterations}; saved ${s.bold(summary.lastCheckpoint ?? '(nothing)')}\n` +
+      `Continue with: charnn train ${corpusForResume} --resume ${summary.lastCheckpoint}`,
+    );
+    return;
+  }
+  const best = await bestCheckpointOfRun(dir, run.runName) ?? summary.bestCheckpoint;
+  const losses = [
+    summary.trainLoss !== null ? `train loss ${summary.trainLoss.toFixed(3)}` : null,
+    summary.valLoss !== null ? `val loss ${summary.valLoss.toFixed(3)} (${bpc(summary.valLoss)} bits/char)` : null,
+  ].filter(Boolean).join(', ');
+  printNote(`${s.green('Done')}: ${summary.iterations} iterations, ${losses}, in ${formatDuration(run.elapsedMs)} of training.`);
+  printNote(`Best checkpoint: ${s.bold(best ?? '(none)')}`);
+  printNote(`Sample from it:  charnn sample${dir === 'checkpoints' ? '' : ` --checkpoint ${dir}`}`);
+}
+
+async function bestCheckpointOfRun(dir: string, runName: string): Promise<string | undefined> {
+  const { listCheckpoints } = await import('../../checkpoint.js');
+  let best: { path: string; valLoss: number } | undefined;
+  for (const c of await listCheckpoints(dir)) {
+    const valLoss = c.header.valLoss;
+    if (c.header.runName !== runName || typeof valLoss !== 'number') continue;
+    if (!best || valLoss <= best.valLoss) best = { path: c.path, valLoss };
+  }
+  return best?.path;
+}
+
+function round(x: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(x * scale) / scale;
+}
+
