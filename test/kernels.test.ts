@@ -148,6 +148,27 @@ describe.skipIf(!wasmRelaxedSimdAvailable())('wasm-simd-fma gemm (relaxed SIMD) 
   });
 });
 
+describe.skipIf(!wasmSimdAvailable())('wasm-simd gemm on two threads against the float64 reference', () => {
+  it('splits along N and along M, with ragged halves, and matches', () => {
+    const kernels = createWasmKernels({ fma: 'off', threads: 2 });
+    try {
+      expect(kernels.name).toBe('wasm-simd-2t');
+      // each of these is above the parallel threshold (2 MFLOP); the first three split N, the rest M
+      const big: Array<[number, number, number]> = [[50, 512, 128], [7, 1001, 161], [40, 77, 400], [250, 33, 129], [131, 9, 900]];
+      let seed = 2000;
+      for (const form of forms) {
+        for (const [M, N, K] of big) {
+          for (const accumulate of [false, true]) checkCase(kernels, { form, M, N, K, pad: 1, accumulate }, seed++);
+        }
+      }
+      // many small back-to-back calls: the hand-off between the threads must not lose or repeat a job
+      for (let trial = 0; trial < 200; trial++) checkCase(kernels, { form: forms[trial % 3]!, M: 50, N: 256, K: 96, pad: 0, accumulate: trial % 2 === 0 }, 3000 + trial);
+    } finally {
+      kernels.close();
+    }
+  });
+});
+
 describe.skipIf(!wasmSimdAvailable())('wasm-simd memory', () => {
   it('hands out zero-filled, aligned views that stay valid while the memory grows', () => {
     const kernels = createWasmKernels({ fma: 'off' });

@@ -3,8 +3,9 @@
 // `--experimental-wasm-relaxed-simd` before the script to include the fused multiply-add build on Node 20.
 //
 // Dimensions: B = 50 streams, T = 50 steps, H hidden, G = 4H gates, I = layer input width (= H above layer 1).
-// Rates are per CPU second of this process (process.cpuUsage), which on a shared machine measures the kernel
-// rather than the scheduler; the wall-clock median is printed beside it. Everything here is single-threaded.
+// Rates are per CPU second of this process (process.cpuUsage, all threads), which on a shared machine measures
+// the kernel rather than the scheduler; the wall-clock median (w) is printed beside it. For the two-thread
+// backend (-2t) the wall-clock rate is the speed; its per-CPU-second rate shows what the split and the spinning cost.
 
 import { referenceKernels } from '../kernels/reference.js';
 import type { Kernels } from '../kernels/types.js';
@@ -101,6 +102,7 @@ const backends: Kernels[] = [];
 if (wasmSimdAvailable()) {
   backends.push(createWasmKernels({ fma: 'off' }));
   if (wasmRelaxedSimdAvailable()) backends.push(createWasmKernels({ fma: 'auto' }));
+  backends.push(createWasmKernels({ fma: 'auto', threads: 2 }));
 } else {
   console.log('WebAssembly SIMD is not available on this engine; only the reference runs.');
 }

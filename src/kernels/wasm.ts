@@ -9,6 +9,7 @@
 // read as whatever happens to sit at the same offset. Every call therefore checks that its arrays belong to this
 // backend and that the whole operand fits inside each array; these checks are O(1) and fail loudly.
 
+import { Worker } from 'node:worker_threads';
 import { assert, CharnnError } from '../errors.js';
 import type { FloatArray, Kernels } from './types.js';
 import { gemmRelaxedSimdBase64, gemmSimdBase64 } from './wasm-binary.js';
@@ -18,6 +19,11 @@ const PAGE_BYTES = 65536;
 const ALIGN_BYTES = 64;
 /** Default ceiling on the module's memory; shared memories reserve their maximum address range up front. */
 const DEFAULT_MAX_MEMORY_BYTES = 2 ** 31;
+/** Below this many flops a GEMM runs on the calling thread alone: waking the helper costs ~10-50 µs. */
+const PARALLEL_MIN_FLOP = 2 ** 21;
+/** Register block of assembly/gemm.ts; thread splits fall on its multiples so no extra ragged edges appear. */
+const BLOCK_ROWS = 5;
+const BLOCK_COLUMNS = 8;
 
 export interface WasmKernelsOptions {
   /** Ceiling on the memory all alloc() buffers together may use, in bytes (default 2 GiB, at most 4 GiB). */
@@ -27,6 +33,11 @@ export interface WasmKernelsOptions {
    * with --experimental-wasm-relaxed-simd), 'off' never does. Results differ from the plain build in the last bits.
    */
   fma?: 'auto' | 'off';
+  /**
+   * 1 (default) or 2: with 2, a worker thread instantiates the same module over the same memory and each GEMM
+   * big enough to pay for it is split in two halves of C, one per thread. Call close() when done with it.
+   */
+  threads?: 1 | 2;
 }
 
 export interface WasmKernels extends Kernels {
@@ -36,6 +47,8 @@ export interface WasmKernels extends Kernels {
   readonly memory: SharedWasmMemory;
   /** Whether the relaxed-SIMD (fused multiply-add) build is the one running. */
   readonly fusedMultiplyAdd: boolean;
+  /** Stops the helper thread, if any; the kernels then run single-threaded. */
+  close(): void;
 }
 
 // The slice of the WebAssembly JS API used here, typed locally: the project's lib (ES2022, no DOM) and
@@ -145,7 +158,8 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
   }
 
   const scratch = alloc(exports.scratchBytes() / 4);
-  const scratchPtr = scratch.byteOffset;
+  const entries: GemmEntry[] = [exports.gemmNN, exports.gemmNT, exports.gemmTN];
+  let helper = (options.threads ?? 1) === 2 ? startHelper(module, memory, alloc, scratch.length) : undefined;
 
   // Throws unless X is a Float32Array view of this memory that holds elements off .. last.
   function check(X: FloatArray, off: number, last: number, operand: string): void {
@@ -159,7 +173,7 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
   }
 
   function call(
-    entry: GemmEntry, transA: boolean, transB: boolean,
+    form: Form,
     M: number, N: number, K: number,
     A: FloatArray, aOff: number, lda: number,
     B: FloatArray, bOff: number, ldb: number,
@@ -168,33 +182,146 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
   ): void {
     assert(M >= 0 && N >= 0 && K >= 0 && lda >= 0 && ldb >= 0 && ldc >= 0, 'gemm sizes must be non-negative');
     if (M === 0 || N === 0) return;
+    const transA = form === FORM_TN, transB = form === FORM_NT;
     check(C, cOff, cOff + (M - 1) * ldc + N - 1, 'C');
     if (K > 0) {
       // element (i, k) of A is A[aOff + i*lda + k], or A[aOff + k*lda + i] when transposed; likewise B
       check(A, aOff, transA ? aOff + (K - 1) * lda + M - 1 : aOff + (M - 1) * lda + K - 1, 'A');
       check(B, bOff, transB ? bOff + (N - 1) * ldb + K - 1 : bOff + (K - 1) * ldb + N - 1, 'B');
     }
-    entry(
-      M, N, K,
-      A.byteOffset + aOff * 4, lda,
-      B.byteOffset + bOff * 4, ldb,
-      C.byteOffset + cOff * 4, ldc,
-      accumulate ? 1 : 0, scratchPtr,
-    );
+    let a = A.byteOffset + aOff * 4;
+    let b = B.byteOffset + bOff * 4;
+    let c = C.byteOffset + cOff * 4;
+    const acc = accumulate ? 1 : 0;
+    const entry = entries[form]!;
+    if (helper === undefined || 2 * M * N * K < PARALLEL_MIN_FLOP) {
+      entry(M, N, K, a, lda, b, ldb, c, ldc, acc, scratch.byteOffset);
+      return;
+    }
+    // Two threads, two halves of C: split the longer side at a multiple of the register block. The helper takes
+    // the first half, this thread the second; both read all of the shared operand.
+    if (N >= M) {
+      const half = Math.ceil(N / 2 / BLOCK_COLUMNS) * BLOCK_COLUMNS;
+      helper.start(form, M, half, K, a, lda, b, ldb, c, ldc, acc);
+      b += transB ? half * ldb * 4 : half * 4;
+      c += half * 4;
+      entry(M, N - half, K, a, lda, b, ldb, c, ldc, acc, scratch.byteOffset);
+    } else {
+      const half = Math.ceil(M / 2 / BLOCK_ROWS) * BLOCK_ROWS;
+      helper.start(form, half, N, K, a, lda, b, ldb, c, ldc, acc);
+      a += transA ? half * 4 : half * lda * 4;
+      c += half * ldc * 4;
+      entry(M - half, N, K, a, lda, b, ldb, c, ldc, acc, scratch.byteOffset);
+    }
+    helper.finish();
   }
 
   return {
-    name: fusedMultiplyAdd ? 'wasm-simd-fma' : 'wasm-simd',
+    name: (fusedMultiplyAdd ? 'wasm-simd-fma' : 'wasm-simd') + (helper ? '-2t' : ''),
     precision: 'f32',
     memory,
     fusedMultiplyAdd,
     alloc,
+    close() {
+      helper?.close();
+      helper = undefined;
+    },
     gemmNN: (M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) =>
-      call(exports.gemmNN, false, false, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate),
+      call(FORM_NN, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate),
     gemmNT: (M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) =>
-      call(exports.gemmNT, false, true, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate),
+      call(FORM_NT, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate),
     gemmTN: (M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) =>
-      call(exports.gemmTN, true, false, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate),
+      call(FORM_TN, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate),
+  };
+}
+
+const FORM_NN = 0, FORM_NT = 1, FORM_TN = 2;
+type Form = typeof FORM_NN | typeof FORM_NT | typeof FORM_TN;
+
+// --- the helper thread ---------------------------------------------------------------------------------------
+//
+// One worker instantiates the same module over the same memory. Jobs pass through a small Int32Array in that
+// memory: the caller writes the arguments, bumps `posted` and notifies; the worker runs the GEMM on its own
+// scratch, copies `posted` into `done` and notifies. Both sides spin briefly before sleeping in Atomics.wait,
+// because an LSTM issues GEMMs back to back and a sleep/wake round trip costs tens of microseconds.
+
+const CONTROL_POSTED = 0; // job counter, written by the caller
+const CONTROL_DONE = 1; // last finished job, written by the worker
+const CONTROL_ARGS = 2; // form, M, N, K, a, lda, b, ldb, c, ldc, accumulate, scratch
+const CONTROL_LENGTH = 16;
+const SPIN_ITERATIONS = 20_000; // ~20-50 µs of polling before sleeping
+const HELPER_TIMEOUT_MS = 60_000;
+
+const HELPER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, controlOffset } = workerData;
+const control = new Int32Array(memory.buffer, controlOffset, ${CONTROL_LENGTH});
+const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const entries = [ex.gemmNN, ex.gemmNT, ex.gemmTN];
+let seen = 0;
+for (;;) {
+  let spins = 0;
+  while (Atomics.load(control, ${CONTROL_POSTED}) === seen) {
+    if (++spins > ${SPIN_ITERATIONS}) { Atomics.wait(control, ${CONTROL_POSTED}, seen); spins = 0; }
+  }
+  seen = Atomics.load(control, ${CONTROL_POSTED});
+  const p = ${CONTROL_ARGS};
+  entries[control[p]](control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5], control[p + 6],
+    control[p + 7], control[p + 8], control[p + 9], control[p + 10], control[p + 11]);
+  Atomics.store(control, ${CONTROL_DONE}, seen);
+  Atomics.notify(control, ${CONTROL_DONE});
+}
+`;
+
+interface Helper {
+  start(
+    form: Form, M: number, N: number, K: number,
+    a: number, lda: number, b: number, ldb: number, c: number, ldc: number, accumulate: number,
+  ): void;
+  finish(): void;
+  close(): void;
+}
+
+function startHelper(
+  module: object, memory: SharedWasmMemory, alloc: (length: number) => Float32Array, scratchFloats: number,
+): Helper {
+  const controlView = alloc(CONTROL_LENGTH);
+  const control = new Int32Array(controlView.buffer, controlView.byteOffset, CONTROL_LENGTH);
+  const helperScratch = alloc(scratchFloats); // its own packing area: the two threads pack concurrently
+  const worker = new Worker(HELPER_SOURCE, {
+    eval: true,
+    workerData: { module, memory, controlOffset: controlView.byteOffset },
+  });
+  worker.unref(); // an idle helper must not keep the process alive
+  let posted = 0;
+  return {
+    start(form, M, N, K, a, lda, b, ldb, c, ldc, accumulate) {
+      const p = CONTROL_ARGS;
+      control[p] = form; control[p + 1] = M; control[p + 2] = N; control[p + 3] = K;
+      control[p + 4] = a; control[p + 5] = lda; control[p + 6] = b; control[p + 7] = ldb;
+      control[p + 8] = c; control[p + 9] = ldc; control[p + 10] = accumulate; control[p + 11] = helperScratch.byteOffset;
+      posted = (posted + 1) | 0;
+      Atomics.store(control, CONTROL_POSTED, posted); // the release that publishes the arguments above
+      Atomics.notify(control, CONTROL_POSTED);
+    },
+    finish() {
+      // A dead worker cannot tell us (its 'error' event needs the event loop this thread is blocking), so a
+      // job that makes no progress for HELPER_TIMEOUT_MS is reported as the internal failure it is.
+      let spins = 0;
+      let sleptMs = 0;
+      while (Atomics.load(control, CONTROL_DONE) !== posted) {
+        if (++spins > SPIN_ITERATIONS) {
+          if (Atomics.wait(control, CONTROL_DONE, Atomics.load(control, CONTROL_DONE), 100) === 'timed-out') {
+            sleptMs += 100;
+            assert(sleptMs < HELPER_TIMEOUT_MS, `wasm kernels: the helper thread did not finish a GEMM in ${HELPER_TIMEOUT_MS / 1000} s`);
+          }
+          spins = 0;
+        }
+      }
+    },
+    close() {
+      void worker.terminate();
+    },
   };
 }
 
