@@ -161,15 +161,15 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
   const entries: GemmEntry[] = [exports.gemmNN, exports.gemmNT, exports.gemmTN];
   let helper = (options.threads ?? 1) === 2 ? startHelper(module, memory, alloc, scratch.length) : undefined;
 
-  // Throws unless X is a Float32Array view of this memory that holds elements off .. last.
+  // Throws unless X is a Float32Array view of this memory that holds elements off .. last. The messages are
+  // built only on failure: this runs on every call.
   function check(X: FloatArray, off: number, last: number, operand: string): void {
     if (!(X instanceof Float32Array) || !ownBuffers.has(X.buffer)) {
       assert(false, `wasm kernels: ${operand} is not a buffer from this backend's alloc()`);
     }
-    assert(
-      Number.isInteger(off) && off >= 0 && last < X.length,
-      `wasm kernels: ${operand} operand (offset ${off}, last element ${last}) lies outside its ${X.length}-element buffer`,
-    );
+    if (!(Number.isInteger(off) && off >= 0 && last < X.length)) {
+      assert(false, `wasm kernels: ${operand} operand (offset ${off}, last element ${last}) lies outside its ${X.length}-element buffer`);
+    }
   }
 
   function call(

@@ -56,10 +56,10 @@ export function gemmTN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb
   gemm(FORM_TN, M, N, K, a, lda, b, ldb, c, ldc, accumulate, scratch);
 }
 
-// Goto-style loop nest: a KC×NC block of B is packed once into NR-wide k-major panels, then each MR-row strip
-// of A streams over each panel while its MR×NR block of C stays in registers. Only B's layout differs between
-// forms (handled by packing) and A's, which the micro-kernel reads through two strides:
-// element (i, k) of op(A) sits at a + i*aRowStride + k*aDepthStride.
+// Goto-style loop nest: a KC×NC block of B is packed once into NR-wide k-major panels, an MC×KC block of A into
+// MR-row strips, then each strip streams over each panel while its MR×NR block of C stays in registers. The
+// forms differ only in how packing reads the operands: element (i, k) of op(A) sits at
+// a + i*aRowStride + k*aDepthStride, and NT's B is gathered transposed.
 function gemm(form: i32, M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool, scratch: usize): void {
   if (M <= 0 || N <= 0) return;
   const cRowStride = <usize>ldc << 2;
