@@ -542,9 +542,12 @@ function parseHeader(path: string, json: Uint8Array, dataOffset: number, size: n
       throw corrupt(path, `tensor '${name}' has unknown dtype ${JSON.stringify(dtype) ?? '(missing)'}`);
     }
     const bytesPerElement = DTYPES[dtype as CheckpointDtype].BYTES_PER_ELEMENT;
-    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0 || length > size / bytesPerElement) {
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
       throw corrupt(path, `tensor '${name}' has impossible length ${JSON.stringify(length) ?? '(missing)'}`);
     }
+    // Larger than the whole file: most often a truncated file (a cut-off download or copy), so let the caller
+    // report it as truncated rather than calling a sound header damaged because the trailer moved.
+    if (length > size / bytesPerElement) return { header, tensors, expectedSize: Number.POSITIVE_INFINITY };
     const byteLength = length * bytesPerElement;
     tensors.push({ name, dtype: dtype as CheckpointDtype, length, byteOffset: offset, byteLength });
     offset += byteLength + padTo8(byteLength);
