@@ -52,7 +52,8 @@ function report(error: unknown): number {
     // --help and --version also arrive here, as "errors" with exit code 0
     if (error.exitCode === 0) return 0;
     if (error.code === 'commander.help' || error.code === 'commander.helpDisplayed') return EXIT_USAGE;
-    printError(error.message.replace(/^error: /, '').replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)'));
+    const message = error.message.replace(/^error: /, '').replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)');
+    printError(/[.?!)]$/.test(message) ? message : `${message}; see charnn --help.`);
     return EXIT_USAGE;
   }
   if (error instanceof UsageError) {

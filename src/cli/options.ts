@@ -98,9 +98,10 @@ export function oneOf<T extends string>(flag: string, choices: readonly T[]): (t
 /** A seed: any whole number from 0 to 2^53 - 1, so it survives a round trip through JSON and the checkpoint. */
 export const seed = (flag: string) => wholeNumber(flag, 0);
 
-/** "1m05s", "3h02m", "12s": how long something takes, at a glance. */
+/** "1m05s", "3h02m", "12s", "1.4s": how long something takes, at a glance. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return '?';
+  if (ms < 9950) return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
   const totalSeconds = Math.max(0, Math.round(ms / 1000));
   const hours = Math.floor(totalSeconds / 3600);
   const minutes = Math.floor((totalSeconds % 3600) / 60);
