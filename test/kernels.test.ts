@@ -4,8 +4,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { referenceKernels } from '../src/kernels/reference.js';
-import type { Kernels } from '../src/kernels/types.js';
-import { createWasmKernels, wasmRelaxedSimdAvailable, wasmSimdAvailable, type WasmKernels } from '../src/kernels/wasm.js';
+import {
+  createWasmKernels, wasmRelaxedSimdAvailable, wasmSimdAvailable, type GemmKernels, type WasmKernels,
+} from '../src/kernels/wasm.js';
 
 type Form = 'NN' | 'NT' | 'TN';
 
@@ -208,7 +209,7 @@ describe.skipIf(!wasmSimdAvailable())('wasm-simd memory', () => {
   });
 
   it('reports its name and precision as the Kernels contract asks', () => {
-    const kernels: Kernels = createWasmKernels({ fma: 'off' });
+    const kernels: GemmKernels = createWasmKernels({ fma: 'off' });
     expect(kernels.name).toBe('wasm-simd');
     expect(kernels.precision).toBe('f32');
     expect(kernels.alloc(3)).toBeInstanceOf(Float32Array);

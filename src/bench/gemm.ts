@@ -8,7 +8,7 @@
 // backend (-2t) the wall-clock rate is the speed; its per-CPU-second rate shows what the split and the spinning cost.
 
 import { referenceKernels } from '../kernels/reference.js';
-import type { Kernels } from '../kernels/types.js';
+import type { GemmKernels } from '../kernels/wasm.js';
 import { createWasmKernels, wasmRelaxedSimdAvailable, wasmSimdAvailable } from '../kernels/wasm.js';
 
 const REPEATS = 7; // timed repeats per shape and backend; the median is reported
@@ -46,7 +46,7 @@ interface Result {
   wallMedian: number; // GFLOP per wall-clock second
 }
 
-function measure(kernels: Kernels, { form, M, N, K }: Shape): Result {
+function measure(kernels: GemmKernels, { form, M, N, K }: Shape): Result {
   const aSize = M * K, bSize = K * N;
   const A = kernels.alloc(aSize), Bm = kernels.alloc(bSize), C = kernels.alloc(M * N);
   for (let i = 0; i < aSize; i++) A[i] = Math.sin(i) * 0.5;
@@ -98,7 +98,7 @@ function format({ median, min, max, wallMedian }: Result): string {
   return `${median.toFixed(1).padStart(5)} (${min.toFixed(1)}–${max.toFixed(1)}) w ${wallMedian.toFixed(1)}`.padEnd(CELL_WIDTH);
 }
 
-const backends: Kernels[] = [];
+const backends: GemmKernels[] = [];
 if (wasmSimdAvailable()) {
   backends.push(createWasmKernels({ fma: 'off' }));
   if (wasmRelaxedSimdAvailable()) backends.push(createWasmKernels({ fma: 'auto' }));

@@ -40,7 +40,13 @@ export interface WasmKernelsOptions {
   threads?: 1 | 2;
 }
 
-export interface WasmKernels extends Kernels {
+/**
+ * The part of the Kernels contract this module implements: buffers and the three GEMM forms. Named by Pick so the
+ * contract can grow (element-wise kernels built over the same memory) without this type claiming what it lacks.
+ */
+export type GemmKernels = Pick<Kernels, 'name' | 'precision' | 'alloc' | 'gemmNN' | 'gemmNT' | 'gemmTN'>;
+
+export interface WasmKernels extends GemmKernels {
   readonly precision: 'f32';
   alloc(length: number): Float32Array;
   /** The shared memory every buffer lives in; worker threads can instantiate the same module over it. */
