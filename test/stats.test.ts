@@ -144,6 +144,6 @@ describe('statistics in the training loop', () => {
       expect(s.hVar).toBeGreaterThan(0);
       expect(Math.abs(s.hMean)).toBeLessThan(1);
     }
-    expect(formatStepStats(stats)).toMatch(/^L0 h [+-]\d\.\d{3}±\d\.\d\d sat \d+(\.\d)?% gates \d+(\.\d)?% ‖g‖ \S+ \| L1 /);
+    expect(formatStepStats(stats)).toMatch(/^L0 h [+-]\d\.\d{3} var \d\.\d{3} sat \d+(\.\d)?% gates \d+(\.\d)?% grad \S+ \| L1 /);
   });
 });

@@ -122,19 +122,34 @@ export function stepStats(hidden: Array<Omit<LayerStats, 'gradNorm'>>, norms: { 
 }
 
 /**
- * One compact line for the live status, e.g. `L0 h 0.012±0.31 sat 4% gates 12% ‖g‖ 0.83 | L1 …`
- * (±: standard deviation, sat: |h| > 0.95, gates: saturated gate values).
+ * One compact part of the live status line, e.g. `L0 h +0.012 var 0.098 sat 4% gates 12% grad 0.83 | L1 …`
+ * (sat: |h| > 0.95; gates: saturated gate values; grad: the layer's gradient norm before clipping).
  */
 export function formatStepStats(stats: StepStats): string {
   const pct = (f: number) => `${(100 * f).toFixed(f > 0 && f < 0.01 ? 1 : 0)}%`;
   return stats.layers
     .map((s) => {
-      const parts = [`L${s.layer} h ${signed(s.hMean)}±${Math.sqrt(s.hVar).toFixed(2)}`, `sat ${pct(s.hSaturated)}`];
+      const parts = [`L${s.layer} h ${signed(s.hMean)} var ${s.hVar.toFixed(3)}`, `sat ${pct(s.hSaturated)}`];
       if (s.gateSaturated) parts.push(`gates ${pct(s.gateSaturated.all)}`);
-      parts.push(`‖g‖ ${s.gradNorm.toPrecision(2)}`);
+      parts.push(`grad ${s.gradNorm.toPrecision(2)}`);
       return parts.join(' ');
     })
     .join(' | ');
+}
+
+/** The statistics as fields of a `--json` line (snake_case, like the line's other fields). */
+export function statsJson(stats: StepStats): Record<string, unknown> {
+  return {
+    layers: stats.layers.map((s) => ({
+      layer: s.layer,
+      h_mean: s.hMean,
+      h_var: s.hVar,
+      h_saturated: s.hSaturated,
+      ...(s.gateSaturated ? { gate_saturated: s.gateSaturated } : {}),
+      grad_norm: s.gradNorm,
+    })),
+    output_grad_norm: stats.outputGradNorm,
+  };
 }
 
 function signed(v: number): string {
