@@ -13,6 +13,12 @@ import {
 import { sampleIds, primeIds, type SampleOptions } from './sample.js';
 import { expectedTensors, parseHeader, type CheckpointHeader } from './snapshot.js';
 import { CharnnError } from './errors.js';
+import { evaluateMaskedIds, type MaskedEvaluation } from './bidirectional.js';
+import { fillText, type FillOptions, type FillResult } from './fill.js';
+
+/** Why a bidirectional model cannot generate text; the CLI's sample command says the same. */
+export const BIDIRECTIONAL_SAMPLING_REFUSAL =
+  'This is a bidirectional model: it predicts a character from the text on both sides of it, so it cannot write text left to right (the right side does not exist yet); use it to fill in missing characters (charnn fill) or train a model without --bidirectional to sample.';
 
 export class CharModel {
   readonly net: Network;
@@ -50,6 +56,7 @@ export class CharModel {
    * probability of every character coming next, indexed like `chars`.
    */
   step(x: string | number): Float32Array {
+    if (this.net.config.bidirectional) throw new CharnnError(BIDIRECTIONAL_SAMPLING_REFUSAL);
     const V = this.net.config.vocabSize;
     let id: number;
     if (typeof x === 'number') {
@@ -75,6 +82,7 @@ export class CharModel {
 
   /** Generated characters one at a time (the prime is read, not repeated). Independent of step()'s state. */
   *sample(options: SampleOptions): Generator<string> {
+    if (this.net.config.bidirectional) throw new CharnnError(BIDIRECTIONAL_SAMPLING_REFUSAL);
     for (const id of sampleIds(this.net, this.vocab, options)) yield this.vocab.symbols[id];
   }
 
@@ -88,7 +96,34 @@ export class CharModel {
 
   /** Loss of the model on a text (or ids in its vocabulary): nats and bits per character, perplexity. */
   evaluate(text: string | IdArray): Evaluation {
+    if (this.net.config.bidirectional) {
+      throw new CharnnError('A bidirectional model has no left-to-right loss: evaluate it on masked characters (evaluateMasked).');
+    }
     return evaluateIds(this.net, typeof text === 'string' ? this.encode(text) : text);
+  }
+
+  /** Whether this is a bidirectional (masked-character) model, which fills gaps from both sides and cannot sample. */
+  get bidirectional(): boolean {
+    return this.net.config.bidirectional === true;
+  }
+
+  /**
+   * Bidirectional models: loss and accuracy at a seeded random maskFrac of the text's characters (default: the
+   * fraction it was trained with), each predicted from both sides of its window.
+   */
+  evaluateMasked(text: string | IdArray, options: { maskFrac?: number; seed?: number | string } = {}): MaskedEvaluation {
+    if (!this.net.config.bidirectional) throw new CharnnError('Masked-character evaluation needs a bidirectional model; evaluate this one with evaluate().');
+    return evaluateMaskedIds(this.net, typeof text === 'string' ? this.encode(text) : text, {
+      ...options, seqLength: this.header.training.seqLength,
+    });
+  }
+
+  /**
+   * The text with every mask character (default '_') replaced by the model's choice; all else unchanged. A
+   * left-to-right model fills from the left context only (result.leftContextOnly).
+   */
+  fill(text: string, options: FillOptions = {}): FillResult {
+    return fillText(this.net, this.vocab, text, options);
   }
 }
 
