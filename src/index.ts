@@ -1,6 +1,8 @@
 // charnn as a library: load a model and step or sample it, train one, read corpora. The CLI is built on this.
 
-export { CharModel, loadModel } from './lm.js';
+export { BIDIRECTIONAL_SAMPLING_REFUSAL, CharModel, loadModel } from './lm.js';
+export { DEFAULT_MASK_CHAR, fillIds, fillText, TO_FILL, type FillOptions, type FillResult } from './fill.js';
+export { DEFAULT_MASK_FRAC, evaluateMaskedIds, type MaskedEvaluation } from './bidirectional.js';
 export { TrainingRun, runTraining, validateTrainConfig } from './train.js';
 export type { IterationEvent, NewRunOptions, RunTrainingOptions, StepResult, TrainBudget, TrainingHooks, TrainingSummary } from './train.js';
 export type { CheckpointHeader, HistoryPoint, TrainConfig } from './snapshot.js';
