@@ -15,6 +15,7 @@ import { CharnnError } from '../../errors.js';
 import { decimal, duration, formatDuration, oneOf, seed, UsageError, wholeNumber } from '../options.js';
 import { formatCount, printNote, printWarning, StatusLine, style, whenStdoutCloses, writeJsonLine } from '../output.js';
 import { exitCodeFor, onInterrupt, type StopSignal } from '../signals.js';
+import { formatStepStats, statsJson, type StepStats } from '../../inspect/stats.js';
 
 /** The options as commander hands them over (defaults applied; budget and lr defaults are decided later). */
 export interface TrainCliOptions {
@@ -45,12 +46,14 @@ export interface TrainCliOptions {
   json: boolean;
   raw: boolean;
   threads?: number;
+  stats?: number | true;    // --stats [every]: hidden-state statistics every this many iterations
 }
 
 const DEFAULT_EPOCHS = 10;            // when no budget flag is given
 const MAX_EVAL_EVERY = 1000;          // validate once per epoch, but at least this often
 const SAMPLE_EVERY_LENGTH = 200;      // characters in a --sample-every sample (as min-char-rnn)
 const STATUS_REFRESH_MS = 100;        // live line updates; faster is unreadable and costs terminal time
+const DEFAULT_STATS_EVERY = 10;       // --stats without a number: hidden-state statistics every this many iterations
 
 export function registerTrainCommand(program: Command): void {
   program
@@ -84,6 +87,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--json', 'write one JSON object per iteration to stdout instead of the live status line', false)
     .option('--raw', 'train on raw bytes instead of UTF-8 characters', false)
     .option('--threads <n>', 'compute threads', wholeNumber('--threads', 1, 256))
+    .option('--stats [every]', `per-layer hidden-state mean/variance, saturation and gradient norms every n iterations (default ${DEFAULT_STATS_EVERY}), in the status line and --json`, wholeNumber('--stats', 1))
     .addHelpText('after', `
 Examples:
   charnn train data/names.txt
@@ -227,6 +231,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       checkpointDir,
       checkpointEvery: options.checkpointEvery ?? run.training.evalEvery,
       keep: options.keep,
+      statsEvery: options.stats === undefined ? 0 : options.stats === true ? DEFAULT_STATS_EVERY : options.stats,
       hooks: {
         onIteration: (event) => progress.iteration(event),
         onEval: (event) => progress.evaluated(event.valLoss),
@@ -357,6 +362,7 @@ class ProgressReporter {
   private pending: (IterationEvent & { valLoss?: number }) | null = null;
   private lastStatus = 0;
   private lastEvent: IterationEvent | null = null;
+  private lastStats: StepStats | null = null;
   private readonly startIteration: number;
 
   constructor(
@@ -372,6 +378,11 @@ class ProgressReporter {
   iteration(event: IterationEvent): void {
     this.flushJson();
     this.lastEvent = event;
+    if (event.stats) {
+      this.lastStats = event.stats;
+      // without a live line or JSON (a log file), statistics get a line of their own, like char-rnn's prints
+      if (!this.status.live && !this.options.json) printNote(`iter ${event.iteration}  ${formatStepStats(event.stats)}`);
+    }
     if (this.options.json) this.pending = event;
     const now = performance.now();
     if (this.status.live && now - this.lastStatus >= STATUS_REFRESH_MS) {
@@ -407,6 +418,7 @@ class ProgressReporter {
       lr: e.lr,
       chars_per_sec: Math.round(e.charsPerSec),
       elapsed: round(e.elapsedMs / 1000, 3),
+      ...(e.stats ? { grad_norm: e.gradNorm, stats: statsJson(e.stats) } : {}),
     });
   }
 
@@ -419,7 +431,8 @@ class ProgressReporter {
     let etaMs = e.totalIters < Infinity ? (e.totalIters - e.iteration) / itersPerMs : Infinity;
     if (this.timeLimitMs !== undefined) etaMs = Math.min(etaMs, this.timeLimitMs - e.elapsedMs);
     return `iter ${e.iteration}${total}  epoch ${e.epoch.toFixed(2)}  loss ${e.loss.toFixed(3)}${val}  ` +
-      `${formatCount(e.charsPerSec)} chars/s  ETA ${formatDuration(etaMs)}`;
+      `${formatCount(e.charsPerSec)} chars/s  ETA ${formatDuration(etaMs)}` +
+      (this.lastStats && this.status.live ? `  ${formatStepStats(this.lastStats)}` : '');
   }
 
   private printSample(iteration: number): void {
