@@ -9,6 +9,7 @@ import { lstmBackward, lstmForward } from './cells/lstm.js';
 import { gruBackward, gruForward } from './cells/gru.js';
 import { rnnBackward, rnnForward } from './cells/rnn.js';
 import type { FloatArray, Kernels } from './kernels/types.js';
+import { referenceKernels } from './kernels/reference.js';
 import { makeLayout, namedViews, type ParamLayout, type ParamSpec } from './params.js';
 import { CharnnError } from './errors.js';
 
@@ -162,8 +163,8 @@ export function allocPass(net: Network, B: number, T: number): Pass {
   }
   return {
     B, T,
-    inputs: new Int32Array(T * B),
-    targets: new Int32Array(T * B),
+    inputs: k.allocIds(T * B),
+    targets: k.allocIds(T * B),
     layers, dropped, masks,
     logits: k.alloc(T * B * V),
     hProj: k.alloc(cell === 'gru' ? B * gateWidth(cell, H) : 0),
@@ -181,13 +182,17 @@ function layerOutput(pass: Pass, l: number): { buf: FloatArray; off: number } {
  * Runs the layers and the output layer over pass.inputs, starting from `state` (not modified: call
  * `carryState` to move the final state into it). Leaves logits in pass.logits. With `dropoutRandom`, applies
  * inverted dropout to every layer's output (training); without it, dropout is off (evaluation, sampling).
+ * `dropoutRandom = 'masks-drawn'` applies the masks already in pass.masks (a data-parallel slice of a batch whose
+ * masks the main thread drew with drawDropoutMasks).
  */
-export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dropoutRandom?: () => number): void {
+export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dropoutRandom?: (() => number) | 'masks-drawn'): void {
   const { cell, hiddenSize: H, vocabSize: V, layers: L, dropout } = net.config;
   const k = net.kernels;
   const { B, T } = pass;
   const N = T * B;
   pass.dropoutActive = dropout > 0 && dropoutRandom !== undefined;
+  // every mask before any layer runs: the same draws in the same order as mask-after-each-layer
+  if (pass.dropoutActive && dropoutRandom !== 'masks-drawn') drawDropoutMasks([pass], [0, B], dropout, dropoutRandom!);
   for (let l = 0; l < L; l++) {
     const ws = pass.layers[l];
     const G = ws.G;
@@ -198,79 +203,68 @@ export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dro
     // gates = x·Wx + b: a row lookup for the one-hot first layer, one GEMM over all T steps above it
     const gates = ws.gates;
     if (l === 0) {
-      for (let r = 0; r < N; r++) {
-        const src = pass.inputs[r] * G;
-        const dst = r * G;
-        for (let j = 0; j < G; j++) gates[dst + j] = Wx[src + j] + bias[j];
-      }
+      k.embedRows(gates, N, G, pass.inputs, Wx, bias);
     } else {
       const input = layerOutput(pass, l - 1);
       k.gemmNN(N, G, H, input.buf, input.off, H, Wx, 0, G, gates, 0, G, false);
-      for (let r = 0; r < N; r++) {
-        const dst = r * G;
-        for (let j = 0; j < G; j++) gates[dst + j] += bias[j];
-      }
+      k.addBiasRows(gates, N, G, bias);
     }
     if (cell === 'lstm') lstmForward(k, ws, net.p[`layer${l}.Wh`]);
     else if (cell === 'gru') gruForward(k, ws, net.p[`layer${l}.Wh`], net.p[`layer${l}.bhn`], pass.hProj);
     else rnnForward(k, ws, net.p[`layer${l}.Wh`]);
-    if (pass.dropoutActive) applyDropout(pass, l, dropout, dropoutRandom!);
+    if (pass.dropoutActive) applyDropout(pass, l);
   }
   // logits = h_top·Wout + bout
   const top = layerOutput(pass, L - 1);
   const logits = pass.logits;
   k.gemmNN(N, V, H, top.buf, top.off, H, net.p['out.W'], 0, V, logits, 0, V, false);
-  const outBias = net.p['out.b'];
-  for (let r = 0; r < N; r++) {
-    const row = r * V;
-    for (let v = 0; v < V; v++) logits[row + v] += outBias[v];
+  k.addBiasRows(logits, N, V, net.p['out.b']);
+}
+
+/**
+ * Draws the inverted-dropout masks (0 or 1/(1-p)) of every layer of a (T, B) batch, layer by layer, row by row, into
+ * the passes of its stream slices: slice i covers streams starts[i] … starts[i+1]-1 (starts[0] = 0, last = B). Data-
+ * parallel slices thus get exactly the masks one pass over the whole batch would, from the same draws.
+ */
+export function drawDropoutMasks(slices: readonly Pass[], starts: readonly number[], p: number, random: () => number): void {
+  const scale = 1 / (1 - p);
+  const T = slices[0].T;
+  for (let l = 0; l < slices[0].layers.length; l++) {
+    const H = slices[0].layers[l].H;
+    for (let t = 0; t < T; t++) {
+      for (let s = 0; s < slices.length; s++) {
+        const mask = slices[s].masks[l];
+        const width = starts[s + 1] - starts[s];
+        let e = t * width * H;
+        for (let i = 0; i < width * H; i++) mask[e++] = random() < p ? 0 : scale;
+      }
+    }
   }
 }
 
-function applyDropout(pass: Pass, l: number, p: number, random: () => number): void {
+function applyDropout(pass: Pass, l: number): void {
   const ws = pass.layers[l];
   const n = ws.T * ws.B * ws.H;
   const off = ws.B * ws.H;
-  const scale = 1 / (1 - p);
   const mask = pass.masks[l];
   const out = pass.dropped[l];
-  for (let e = 0; e < n; e++) {
-    const m = random() < p ? 0 : scale;
-    mask[e] = m;
-    out[e] = ws.hs[off + e] * m;
-  }
+  for (let e = 0; e < n; e++) out[e] = ws.hs[off + e] * mask[e];
 }
 
 /**
  * Softmax cross-entropy against pass.targets, mean over the T*B positions, in nats per character.
  * Turns pass.logits into probabilities (what backward and the statistics need).
  */
-export function softmaxCrossEntropy(pass: Pass, V: number): number {
-  const { logits, targets } = pass;
+export function softmaxCrossEntropy(pass: Pass, V: number, kernels?: Kernels): number {
   const N = pass.T * pass.B;
-  let total = 0;
-  for (let r = 0; r < N; r++) {
-    const row = r * V;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (logits[row + v] > max) max = logits[row + v];
-    let sum = 0;
-    for (let v = 0; v < V; v++) {
-      const e = Math.exp(logits[row + v] - max);
-      logits[row + v] = e;
-      sum += e;
-    }
-    const inv = 1 / sum;
-    for (let v = 0; v < V; v++) logits[row + v] *= inv;
-    // -log p(target) = log(sum) + max - logit(target); computed from the probability, guarded against 0
-    total -= Math.log(Math.max(logits[row + targets[r]], Number.MIN_VALUE));
-  }
+  const total = (kernels ?? referenceKernels('f32')).softmaxCrossEntropy(pass.logits, pass.targets, N, V);
   return total / N;
 }
 
 /** Forward over the batch and the mean loss in nats per character. */
 export function forwardLoss(net: Network, pass: Pass, state: CarriedState, dropoutRandom?: () => number): number {
   forwardLogits(net, pass, state, dropoutRandom);
-  return softmaxCrossEntropy(pass, net.config.vocabSize);
+  return softmaxCrossEntropy(pass, net.config.vocabSize, net.kernels);
 }
 
 /**
@@ -278,27 +272,21 @@ export function forwardLoss(net: Network, pass: Pass, state: CarriedState, dropo
  * (callers zero them first). Gradients stop at the batch boundary: nothing flows in from beyond step T-1.
  * Afterwards pass.layers[l].dhNext / dcNext hold the gradient w.r.t. the initial state of layer l.
  */
-export function backward(net: Network, pass: Pass): void {
+export function backward(net: Network, pass: Pass, totalPositions = pass.T * pass.B): void {
   const { cell, hiddenSize: H, vocabSize: V, layers: L } = net.config;
   const k = net.kernels;
   const { B, T, logits, targets } = pass;
   const N = T * B;
-  // dlogits = (p - onehot(target)) / N
-  const invN = 1 / N;
-  for (let r = 0; r < N; r++) {
-    const row = r * V;
-    logits[row + targets[r]] -= 1;
-    for (let v = 0; v < V; v++) logits[row + v] *= invN;
-  }
+  // dlogits = (p - onehot(target)) / N, N counting every position of the batch (all data-parallel slices)
+  k.softmaxCrossEntropyBackward(logits, targets, N, V, 1 / totalPositions);
   // dWout += topᵀ·dlogits, dbout += Σ_r dlogits
   const top = layerOutput(pass, L - 1);
   k.gemmTN(H, V, N, top.buf, top.off, H, logits, 0, V, net.g['out.W'], 0, V, true);
-  const dOutBias = net.g['out.b'];
-  for (let r = 0; r < N; r++) for (let v = 0; v < V; v++) dOutBias[v] += logits[r * V + v];
+  k.sumRows(net.g['out.b'], logits, N, V);
   // dh_top = dlogits·Woutᵀ (through the dropout mask)
   const topWs = pass.layers[L - 1];
   k.gemmNT(N, H, V, logits, 0, V, net.p['out.W'], 0, V, topWs.dhs, 0, H, false);
-  if (pass.dropoutActive) multiplyInPlace(topWs.dhs, pass.masks[L - 1], N * H);
+  if (pass.dropoutActive) k.multiplyInPlace(topWs.dhs, pass.masks[L - 1], N * H);
 
   for (let l = L - 1; l >= 0; l--) {
     const ws = pass.layers[l];
@@ -312,38 +300,35 @@ export function backward(net: Network, pass: Pass): void {
     else rnnBackward(k, ws, Wh, dWh);
     // db += Σ_r dgates
     const dgates = ws.dgates;
-    const db = net.g[`layer${l}.b`];
-    for (let r = 0; r < N; r++) for (let j = 0; j < G; j++) db[j] += dgates[r * G + j];
+    k.sumRows(net.g[`layer${l}.b`], dgates, N, G);
     const dWx = net.g[`layer${l}.Wx`];
     if (l === 0) {
       // one-hot input: dWx[x_r] += dgates_r, a row scatter
-      for (let r = 0; r < N; r++) {
-        const dst = pass.inputs[r] * G;
-        const src = r * G;
-        for (let j = 0; j < G; j++) dWx[dst + j] += dgates[src + j];
-      }
+      k.scatterAddRows(dWx, pass.inputs, dgates, N, G);
     } else {
       // dWx += inputᵀ·dgates over all steps; dinput = dgates·Wxᵀ becomes dh of the layer below
       const input = layerOutput(pass, l - 1);
       k.gemmTN(H, G, N, input.buf, input.off, H, dgates, 0, G, dWx, 0, G, true);
       const below = pass.layers[l - 1];
       k.gemmNT(N, H, G, dgates, 0, G, net.p[`layer${l}.Wx`], 0, G, below.dhs, 0, H, false);
-      if (pass.dropoutActive) multiplyInPlace(below.dhs, pass.masks[l - 1], N * H);
+      if (pass.dropoutActive) k.multiplyInPlace(below.dhs, pass.masks[l - 1], N * H);
     }
   }
-}
-
-function multiplyInPlace(a: FloatArray, b: FloatArray, n: number): void {
-  for (let e = 0; e < n; e++) a[e] *= b[e];
 }
 
 /** Moves the final hidden state of the last forward into `state`, for the next batch of the same streams. */
 export function carryState(net: Network, pass: Pass, state: CarriedState): void {
   const { B, T } = pass;
   const H = net.config.hiddenSize;
+  const last = T * B * H; // hs/cs block T holds h_{T-1}, c_{T-1}
   for (let l = 0; l < net.config.layers; l++) {
     const ws = pass.layers[l];
-    state.h[l].set(ws.hs.subarray(T * B * H, (T + 1) * B * H));
-    if (net.config.cell === 'lstm') state.c[l].set(ws.cs.subarray(T * B * H, (T + 1) * B * H));
+    const h = state.h[l];
+    // element loops rather than set(subarray(...)): the sampler carries the state every character
+    for (let e = 0; e < B * H; e++) h[e] = ws.hs[last + e];
+    if (net.config.cell === 'lstm') {
+      const c = state.c[l];
+      for (let e = 0; e < B * H; e++) c[e] = ws.cs[last + e];
+    }
   }
 }

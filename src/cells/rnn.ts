@@ -9,16 +9,10 @@ import type { LayerWorkspace } from './workspace.js';
 export function rnnForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, H) */): void {
   const { B, T, H, gates, hs } = ws;
   for (let t = 0; t < T; t++) {
-    const gRow = t * B * H;
-    const prev = t * B * H;
-    const next = prev + B * H;
     // a = x·Wx + b + h_{t-1}·Wh
-    k.gemmNN(B, H, H, hs, prev, H, Wh, 0, H, gates, gRow, H, true);
-    for (let e = 0; e < B * H; e++) {
-      const h = Math.tanh(gates[gRow + e]);
-      gates[gRow + e] = h;
-      hs[next + e] = h;
-    }
+    k.gemmNN(B, H, H, hs, t * B * H, H, Wh, 0, H, gates, t * B * H, H, true);
+    // h_t = tanh(a)
+    k.rnnForwardStep(hs, gates, B, H, t);
   }
 }
 
@@ -26,14 +20,10 @@ export function rnnForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H,
 export function rnnBackward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, H) */, dWh: FloatArray /* (H, H) */): void {
   const { B, T, H, gates, dgates, dhs, dhNext } = ws;
   for (let t = T - 1; t >= 0; t--) {
-    const gRow = t * B * H;
-    for (let e = 0; e < B * H; e++) {
-      const h = gates[gRow + e];
-      // da = (dh from above + dh from t+1) * (1 - h²)
-      dgates[gRow + e] = (dhs[gRow + e] + dhNext[e]) * (1 - h * h);
-    }
+    // da = (dh from above + dh from t+1) * (1 - h²)
+    k.rnnBackwardStep(dgates, gates, dhs, dhNext, B, H, t);
     // dh_{t-1} = da_t·Whᵀ
-    k.gemmNT(B, H, H, dgates, gRow, H, Wh, 0, H, dhNext, 0, H, false);
+    k.gemmNT(B, H, H, dgates, t * B * H, H, Wh, 0, H, dhNext, 0, H, false);
   }
   // dWh += Σ_t h_{t-1}ᵀ·da_t (hs block t holds h_{t-1})
   k.gemmTN(H, H, T * B, ws.hs, 0, H, dgates, 0, H, dWh, 0, H, true);

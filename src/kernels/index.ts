@@ -1,9 +1,10 @@
-// Picks the compute backend: the WebAssembly SIMD kernels where this Node can run them, else the plain
+// Picks the compute backend: the WebAssembly SIMD kernels (GEMM + element-wise) where this Node can run them, else the plain
 // TypeScript reference in float32. CHARNN_KERNELS=reference forces the reference (for comparisons).
 
 import { referenceKernels } from './reference.js';
 import type { Kernels } from './types.js';
 import { createWasmKernels, wasmSimdAvailable } from './wasm.js';
+import { withFusedKernels } from './wasm-fused.js';
 
 export type { FloatArray, Kernels, Precision } from './types.js';
 export { referenceKernels } from './reference.js';
@@ -17,6 +18,6 @@ let shared: Kernels | undefined;
 export function defaultKernels(): Kernels {
   if (shared) return shared;
   const forced = process.env.CHARNN_KERNELS;
-  shared = forced !== 'reference' && wasmSimdAvailable() ? createWasmKernels() : referenceKernels('f32');
+  shared = forced !== 'reference' && wasmSimdAvailable() ? withFusedKernels(createWasmKernels()) : referenceKernels('f32');
   return shared;
 }

@@ -1,5 +1,10 @@
-// The contract between the model code and a compute backend: buffers the backend can work on, and the three
-// GEMM forms backprop needs. The plain TypeScript backend (reference.ts) is the twin every fast one is held to.
+// The contract between the model code and a compute backend: buffers the backend can work on, the three GEMM
+// forms backprop needs, and the element-wise work around them (one time step of a cell's nonlinearities, row
+// lookups and bias sums, softmax). The plain TypeScript backend (reference.ts) is the twin every fast one is held to.
+//
+// Dimension legend for the element-wise kernels: B batch streams, T time steps, H hidden size, G gate width
+// (4H lstm [i f g o], 3H gru [r z n], H rnn), N rows (T·B), V vocabulary. Buffers are time-major (row t·B + b), laid
+// out as in cells/workspace.ts; the step kernels take the whole sequence buffers and the step t.
 //
 // All matrices are row-major. A matrix operand is (array, offset, leading dimension): element (i, j) of A
 // is A[aOff + i * lda + j]. Leading dimensions let a kernel read or write a column block of a wider buffer
@@ -46,4 +51,63 @@ export interface Kernels {
     C: FloatArray, cOff: number, ldc: number,
     accumulate: boolean,
   ): void;
+
+  /** A zero-filled id buffer the element-wise kernels can read (inputs, targets). */
+  allocIds(length: number): Int32Array;
+
+  // --- cells, one step t (see cells/*.ts for the equations and the buffer shapes) ---
+
+  /** LSTM step t: gates (T·B, G) pre-activations → activations; cs, hs ((T+1)·B, H) block t+1; tanhC (T·B, H). */
+  lstmForwardStep(hs: FloatArray, cs: FloatArray, tanhC: FloatArray, gates: FloatArray, B: number, H: number, t: number): void;
+
+  /** LSTM step t backward: dgates (T·B, G) of step t; dcNext (B, H) becomes dc_{t-1}; dhNext (B, H) is only read. */
+  lstmBackwardStep(
+    dgates: FloatArray, dcNext: FloatArray,
+    gates: FloatArray, cs: FloatArray, tanhC: FloatArray, dhs: FloatArray, dhNext: FloatArray, B: number, H: number, t: number,
+  ): void;
+
+  /** RNN step t: h_t = tanh(a_t), written over gates (T·B, H) and into hs block t+1. */
+  rnnForwardStep(hs: FloatArray, gates: FloatArray, B: number, H: number, t: number): void;
+
+  /** RNN step t backward: dgates = (dhs + dhNext) ⊙ (1 - h²). */
+  rnnBackwardStep(dgates: FloatArray, gates: FloatArray, dhs: FloatArray, dhNext: FloatArray, B: number, H: number, t: number): void;
+
+  /** GRU step t, given hProj (B, G) = h_{t-1}·Wh: gates → [r z n], hn (T·B, H) = h·Wh_n + bhn, hs block t+1. */
+  gruForwardStep(
+    hs: FloatArray, hn: FloatArray, gates: FloatArray, hProj: FloatArray, bhn: FloatArray, B: number, H: number, t: number,
+  ): void;
+
+  /** GRU step t backward: dgates, dgatesH (T·B, G) of step t, dbhn (H) accumulated, dhNext (B, H) = dh ⊙ z. */
+  gruBackwardStep(
+    dgates: FloatArray, dgatesH: FloatArray, dbhn: FloatArray, dhNext: FloatArray,
+    gates: FloatArray, hs: FloatArray, hn: FloatArray, dhs: FloatArray, B: number, H: number, t: number,
+  ): void;
+
+  // --- rows ---
+
+  /** out[r, :] = W[ids[r], :] + bias for r < N: the input projection of one-hot inputs. out (N, G), bias (G). */
+  embedRows(out: FloatArray, N: number, G: number, ids: Int32Array, W: FloatArray, bias: FloatArray): void;
+
+  /** out[r, :] += bias for r < N. */
+  addBiasRows(out: FloatArray, N: number, G: number, bias: FloatArray): void;
+
+  /** dbias[j] += Σ_r dout[r, j], rows in order. */
+  sumRows(dbias: FloatArray, dout: FloatArray, N: number, G: number): void;
+
+  /** dW[ids[r], :] += dout[r, :] for r < N: the weight gradient of one-hot inputs. */
+  scatterAddRows(dW: FloatArray, ids: Int32Array, dout: FloatArray, N: number, G: number): void;
+
+  /** a[e] *= m[e] for e < n. */
+  multiplyInPlace(a: FloatArray, m: FloatArray, n: number): void;
+
+  /** out[e] += x[e] for e < n. */
+  addInPlace(out: FloatArray, x: FloatArray, n: number): void;
+
+  // --- softmax cross-entropy ---
+
+  /** Rows of logits (N, V) become softmax probabilities in place; returns Σ_r -log p[r, targets[r]] in nats. */
+  softmaxCrossEntropy(logits: FloatArray, targets: Int32Array, N: number, V: number): number;
+
+  /** Probabilities (N, V) become dLoss/dlogits in place: (p - onehot(targets[r])) · scale. */
+  softmaxCrossEntropyBackward(logits: FloatArray, targets: Int32Array, N: number, V: number, scale: number): void;
 }

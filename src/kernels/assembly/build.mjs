@@ -9,7 +9,8 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
 
-const source = fileURLToPath(new URL('./gemm.ts', import.meta.url));
+const gemmSource = fileURLToPath(new URL('./gemm.ts', import.meta.url));
+const cellsSource = fileURLToPath(new URL('./cells.ts', import.meta.url));
 const target = fileURLToPath(new URL('../wasm-binary.ts', import.meta.url));
 
 // The memory is imported (created by wasm.ts) and shared, so worker threads can later run over the same buffers
@@ -17,7 +18,6 @@ const target = fileURLToPath(new URL('../wasm-binary.ts', import.meta.url));
 // importer may pass; wasm.ts picks the real one. No runtime (stub, unused) and no `abort` import: the kernels
 // allocate nothing and assert nothing.
 const commonFlags = [
-  source,
   '--optimizeLevel', '3',
   '--noAssert',
   '--runtime', 'stub',
@@ -28,9 +28,9 @@ const commonFlags = [
   '--maximumMemory', '65536',
 ];
 
-async function compile(features) {
+async function compile(source, features) {
   let binary;
-  const { error, stderr } = await asc.main([...commonFlags, '--enable', features, '--outFile', 'gemm.wasm'], {
+  const { error, stderr } = await asc.main([source, ...commonFlags, '--enable', features, '--outFile', 'out.wasm'], {
     writeFile(name, contents) {
       if (name.endsWith('.wasm')) binary = contents;
     },
@@ -40,8 +40,10 @@ async function compile(features) {
   return Buffer.from(binary).toString('base64');
 }
 
-const simd = await compile('simd,threads');
-const relaxed = await compile('simd,threads,relaxed-simd');
+const simd = await compile(gemmSource, 'simd,threads');
+const relaxed = await compile(gemmSource, 'simd,threads,relaxed-simd');
+// The element-wise kernels (cells.ts) gain nothing from fused multiply-add; one plain SIMD build.
+const cells = await compile(cellsSource, 'simd,threads');
 
 await writeFile(
   target,
@@ -49,6 +51,8 @@ await writeFile(
     `/** GEMM module, WebAssembly SIMD (multiply, then add). */\n` +
     `export const gemmSimdBase64 =\n  '${simd}';\n\n` +
     `/** The same module built with relaxed SIMD (fused multiply-add); Node 20 needs --experimental-wasm-relaxed-simd. */\n` +
-    `export const gemmRelaxedSimdBase64 =\n  '${relaxed}';\n`,
+    `export const gemmRelaxedSimdBase64 =\n  '${relaxed}';\n\n` +
+    `/** Element-wise kernels (cell steps, rows, softmax, optimizer), WebAssembly SIMD. */\n` +
+    `export const cellsSimdBase64 =\n  '${cells}';\n`,
 );
-console.log(`wrote ${target} (${simd.length} + ${relaxed.length} base64 chars)`);
+console.log(`wrote ${target} (${simd.length} + ${relaxed.length} + ${cells.length} base64 chars)`);

@@ -1,0 +1,368 @@
+// AssemblyScript source of the element-wise kernels behind src/kernels/wasm-fused.ts: the cell nonlinearities of
+// one time step (LSTM, GRU, RNN, forward and backward), the one-hot row lookup, bias adds and sums, softmax and
+// its gradient, gradient sums. Their plain TypeScript twins are in ../reference.ts; tests hold these to them.
+//
+// Dimension legend: B batch streams, T time steps, H hidden size, G gate width (4H lstm [i f g o], 3H gru [r z n],
+// H rnn), N rows (T·B), V vocabulary. Buffers are time-major (row t·B + b) and row-major; every pointer is a byte
+// address into the shared memory, every size is in elements.
+//
+// Built by build.mjs into its own module over the same imported shared memory as the GEMM module. It has no data
+// segment (no strings, no constant arrays), so it cannot overwrite anything the allocator hands out.
+//
+// exp is Cephes' expf on f32x4: n = round(x·log2 e), r = x - n·ln2 in two parts, a degree-6 polynomial, and 2ⁿ
+// put straight into the exponent bits. Relative error about 1 ulp, far below what the float64 tests resolve;
+// Math.exp through V8 cost ~30% of a training step before this (measured with --cpu-prof).
+
+// @ts-ignore: decorator
+@inline function splat(x: f32): v128 {
+  return f32x4.splat(x);
+}
+
+// e^x for every lane; inputs are clamped to ±88 (beyond that expf over/underflows anyway).
+// @ts-ignore: decorator
+@inline function expv(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, splat(-88.0)), splat(88.0));
+  const n = f32x4.floor(f32x4.add(f32x4.mul(x, splat(1.44269504088896341)), splat(0.5)));
+  // r = x - n·ln2, with ln2 split in a part exact in float32 and the rest
+  let r = f32x4.sub(x, f32x4.mul(n, splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, splat(-2.12194440e-4)));
+  const z = f32x4.mul(r, r);
+  let y = splat(1.9875691500e-4);
+  y = f32x4.add(f32x4.mul(y, r), splat(1.3981999507e-3));
+  y = f32x4.add(f32x4.mul(y, r), splat(8.3334519073e-3));
+  y = f32x4.add(f32x4.mul(y, r), splat(4.1665795894e-2));
+  y = f32x4.add(f32x4.mul(y, r), splat(1.6666665459e-1));
+  y = f32x4.add(f32x4.mul(y, r), splat(5.0000001201e-1));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, z), r), splat(1.0));
+  // 2ⁿ: n + 127 in the exponent field (n ∈ [-127, 127] after the clamp; -127 gives 0, which is what we want)
+  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2n);
+}
+
+// σ(x) = 1 / (1 + e^-x)
+// @ts-ignore: decorator
+@inline function sigmoidv(x: v128): v128 {
+  return f32x4.div(splat(1.0), f32x4.add(splat(1.0), expv(f32x4.neg(x))));
+}
+
+// tanh(x): Cephes' tanhf. Near 0 an odd polynomial (1 - 2/(e^2|x|+1) would cancel); elsewhere through exp.
+// @ts-ignore: decorator
+@inline function tanhv(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const z = f32x4.mul(x, x);
+  let p = splat(-5.70498872745e-3);
+  p = f32x4.add(f32x4.mul(p, z), splat(2.06390887954e-2));
+  p = f32x4.add(f32x4.mul(p, z), splat(-5.37397155531e-2));
+  p = f32x4.add(f32x4.mul(p, z), splat(1.33314422036e-1));
+  p = f32x4.add(f32x4.mul(p, z), splat(-3.33332819422e-1));
+  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), x), x);
+  const e = expv(f32x4.add(ax, ax));
+  const large = f32x4.sub(splat(1.0), f32x4.div(splat(2.0), f32x4.add(e, splat(1.0))));
+  // give the large branch x's sign
+  const signed = v128.or(large, v128.and(x, i32x4.splat(0x80000000)));
+  return v128.bitselect(small, signed, f32x4.lt(ax, splat(0.625)));
+}
+
+// Lane-0 loads and stores for the ragged tail of a row: the tail goes through the same vector code, so an
+// element's result does not depend on where in the row it sits.
+// @ts-ignore: decorator
+@inline function ld(p: usize, vector: bool): v128 {
+  return vector ? v128.load(p) : f32x4.splat(load<f32>(p));
+}
+
+// Next index of a loop over n elements: four at a time, then one at a time for the tail (`vector` is then false).
+// @ts-ignore: decorator
+@inline function advance(i: i32, n: i32): i32 {
+  return i + 4 <= n ? i + 4 : i + 1;
+}
+
+// @ts-ignore: decorator
+@inline function st(p: usize, v: v128, vector: bool): void {
+  if (vector) v128.store(p, v);
+  else store<f32>(p, f32x4.extract_lane(v, 0));
+}
+
+// --- LSTM --------------------------------------------------------------------------------------------------
+//
+// hs, cs: ((T+1)·B, H), block t = h_{t-1}, c_{t-1}; tanhC: (T·B, H); gates, dgates: (T·B, 4H); dhs: (T·B, H);
+// dhNext, dcNext: (B, H).
+
+/** Step t: gates (pre-activations in, activations out), c_t, tanh(c_t), h_t. */
+export function lstmForwardStep(hs: usize, cs: usize, tanhC: usize, gates: usize, B: i32, H: i32, t: i32): void {
+  const rowBytes = <usize>H << 2;
+  const gRowBytes = rowBytes << 2;
+  const prev = <usize>(t * B) * rowBytes;
+  const next = prev + <usize>B * rowBytes;
+  const gBase = gates + <usize>(t * B) * gRowBytes;
+  for (let b = 0; b < B; b++) {
+    const g0 = gBase + <usize>b * gRowBytes;
+    const h0 = <usize>b * rowBytes;
+    for (let j = 0; j < H; j = advance(j, H)) {
+      const vector = j + 4 <= H;
+      const e: usize = <usize>j << 2;
+      const pi = g0 + e, pf = pi + rowBytes, pg = pf + rowBytes, po = pg + rowBytes;
+      const i = sigmoidv(ld(pi, vector));
+      const f = sigmoidv(ld(pf, vector));
+      const g = tanhv(ld(pg, vector));
+      const o = sigmoidv(ld(po, vector));
+      st(pi, i, vector); st(pf, f, vector); st(pg, g, vector); st(po, o, vector);
+      // c_t = f ⊙ c_{t-1} + i ⊙ g,  h_t = o ⊙ tanh(c_t)
+      const c = f32x4.add(f32x4.mul(f, ld(cs + prev + h0 + e, vector)), f32x4.mul(i, g));
+      st(cs + next + h0 + e, c, vector);
+      const tc = tanhv(c);
+      st(tanhC + prev + h0 + e, tc, vector);
+      st(hs + next + h0 + e, f32x4.mul(o, tc), vector);
+    }
+  }
+}
+
+/** Step t backward: dgates of step t; dcNext becomes dc_{t-1}; dhNext is read (the caller then overwrites it). */
+export function lstmBackwardStep(
+  dgates: usize, dcNext: usize, gates: usize, cs: usize, tanhC: usize, dhs: usize, dhNext: usize, B: i32, H: i32, t: i32,
+): void {
+  const rowBytes = <usize>H << 2;
+  const gRowBytes = rowBytes << 2;
+  const prev = <usize>(t * B) * rowBytes;
+  const gBase = <usize>(t * B) * gRowBytes;
+  const one = splat(1.0);
+  for (let b = 0; b < B; b++) {
+    const g0 = gBase + <usize>b * gRowBytes;
+    const h0 = <usize>b * rowBytes;
+    for (let j = 0; j < H; j = advance(j, H)) {
+      const vector = j + 4 <= H;
+      const e: usize = <usize>j << 2;
+      const gi = g0 + e, gf = gi + rowBytes, gg = gf + rowBytes, go = gg + rowBytes;
+      const i = ld(gates + gi, vector), f = ld(gates + gf, vector), g = ld(gates + gg, vector), o = ld(gates + go, vector);
+      const tc = ld(tanhC + prev + h0 + e, vector);
+      // dh = dh from above + dh from step t+1
+      const dh = f32x4.add(ld(dhs + prev + h0 + e, vector), ld(dhNext + h0 + e, vector));
+      // dc += dh * o * (1 - tanh(c)^2)
+      const dc = f32x4.add(ld(dcNext + h0 + e, vector), f32x4.mul(f32x4.mul(dh, o), f32x4.sub(one, f32x4.mul(tc, tc))));
+      // di = dc·g·σ', df = dc·c_{t-1}·σ', dg = dc·i·tanh', do = dh·tanh(c)·σ'
+      st(dgates + gi, f32x4.mul(f32x4.mul(f32x4.mul(dc, g), i), f32x4.sub(one, i)), vector);
+      st(dgates + gf, f32x4.mul(f32x4.mul(f32x4.mul(dc, ld(cs + prev + h0 + e, vector)), f), f32x4.sub(one, f)), vector);
+      st(dgates + gg, f32x4.mul(f32x4.mul(dc, i), f32x4.sub(one, f32x4.mul(g, g))), vector);
+      st(dgates + go, f32x4.mul(f32x4.mul(f32x4.mul(dh, tc), o), f32x4.sub(one, o)), vector);
+      // dc_{t-1} = dc * f
+      st(dcNext + h0 + e, f32x4.mul(dc, f), vector);
+    }
+  }
+}
+
+// --- RNN -----------------------------------------------------------------------------------------------------
+// gates, dgates, dhs: (T·B, H); hs: ((T+1)·B, H); dhNext: (B, H)
+
+/** Step t: h_t = tanh(a_t), kept in gates (for backward) and hs. */
+export function rnnForwardStep(hs: usize, gates: usize, B: i32, H: i32, t: i32): void {
+  const n = B * H;
+  const base = <usize>(t * n) << 2;
+  const next = base + (<usize>n << 2);
+  for (let e = 0; e < n; e = advance(e, n)) {
+    const vector = e + 4 <= n;
+    const off: usize = <usize>e << 2;
+    const h = tanhv(ld(gates + base + off, vector));
+    st(gates + base + off, h, vector);
+    st(hs + next + off, h, vector);
+  }
+}
+
+/** Step t backward: da = (dh from above + dhNext) * (1 - h²). */
+export function rnnBackwardStep(dgates: usize, gates: usize, dhs: usize, dhNext: usize, B: i32, H: i32, t: i32): void {
+  const n = B * H;
+  const base = <usize>(t * n) << 2;
+  for (let e = 0; e < n; e = advance(e, n)) {
+    const vector = e + 4 <= n;
+    const off: usize = <usize>e << 2;
+    const h = ld(gates + base + off, vector);
+    const dh = f32x4.add(ld(dhs + base + off, vector), ld(dhNext + off, vector));
+    st(dgates + base + off, f32x4.mul(dh, f32x4.sub(splat(1.0), f32x4.mul(h, h))), vector);
+  }
+}
+
+// --- GRU -----------------------------------------------------------------------------------------------------
+// gates, dgates, dgatesH: (T·B, 3H); hProj: (B, 3H) = h_{t-1}·Wh; hs: ((T+1)·B, H); hn: (T·B, H); bhn: (H)
+
+/** Step t: r, z, n into gates; hn = h·Wh_n + bhn; h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}. */
+export function gruForwardStep(hs: usize, hn: usize, gates: usize, hProj: usize, bhn: usize, B: i32, H: i32, t: i32): void {
+  const rowBytes = <usize>H << 2;
+  const gRowBytes = rowBytes * 3;
+  const prev = <usize>(t * B) * rowBytes;
+  const next = prev + <usize>B * rowBytes;
+  const gBase = gates + <usize>(t * B) * gRowBytes;
+  for (let b = 0; b < B; b++) {
+    const g0 = gBase + <usize>b * gRowBytes;
+    const p0 = hProj + <usize>b * gRowBytes;
+    const h0 = <usize>b * rowBytes;
+    for (let j = 0; j < H; j = advance(j, H)) {
+      const vector = j + 4 <= H;
+      const e: usize = <usize>j << 2;
+      const r = sigmoidv(f32x4.add(ld(g0 + e, vector), ld(p0 + e, vector)));
+      const z = sigmoidv(f32x4.add(ld(g0 + rowBytes + e, vector), ld(p0 + rowBytes + e, vector)));
+      const hnj = f32x4.add(ld(p0 + 2 * rowBytes + e, vector), ld(bhn + e, vector));
+      const n = tanhv(f32x4.add(ld(g0 + 2 * rowBytes + e, vector), f32x4.mul(r, hnj)));
+      st(g0 + e, r, vector); st(g0 + rowBytes + e, z, vector); st(g0 + 2 * rowBytes + e, n, vector);
+      st(hn + prev + h0 + e, hnj, vector);
+      const hPrev = ld(hs + prev + h0 + e, vector);
+      st(hs + next + h0 + e, f32x4.add(f32x4.mul(f32x4.sub(splat(1.0), z), n), f32x4.mul(z, hPrev)), vector);
+    }
+  }
+}
+
+/** Step t backward: dgates, dgatesH of step t, dbhn accumulated, dhNext = dh·z (the matrix path is added after). */
+export function gruBackwardStep(
+  dgates: usize, dgatesH: usize, dbhn: usize, dhNext: usize, gates: usize, hs: usize, hn: usize, dhs: usize,
+  B: i32, H: i32, t: i32,
+): void {
+  const rowBytes = <usize>H << 2;
+  const gRowBytes = rowBytes * 3;
+  const prev = <usize>(t * B) * rowBytes;
+  const gBase = <usize>(t * B) * gRowBytes;
+  const one = splat(1.0);
+  for (let b = 0; b < B; b++) {
+    const g0 = gBase + <usize>b * gRowBytes;
+    const h0 = <usize>b * rowBytes;
+    for (let j = 0; j < H; j = advance(j, H)) {
+      const vector = j + 4 <= H;
+      const e: usize = <usize>j << 2;
+      const r = ld(gates + g0 + e, vector);
+      const z = ld(gates + g0 + rowBytes + e, vector);
+      const n = ld(gates + g0 + 2 * rowBytes + e, vector);
+      const hPrev = ld(hs + prev + h0 + e, vector);
+      const hnj = ld(hn + prev + h0 + e, vector);
+      const dh = f32x4.add(ld(dhs + prev + h0 + e, vector), ld(dhNext + h0 + e, vector));
+      // dan = dh·(1 - z)·(1 - n²), daz = dh·(h_{t-1} - n)·z(1 - z), dar = dan·hn·r(1 - r)
+      const dan = f32x4.mul(f32x4.mul(dh, f32x4.sub(one, z)), f32x4.sub(one, f32x4.mul(n, n)));
+      const daz = f32x4.mul(f32x4.mul(f32x4.mul(dh, f32x4.sub(hPrev, n)), z), f32x4.sub(one, z));
+      const dar = f32x4.mul(f32x4.mul(f32x4.mul(dan, hnj), r), f32x4.sub(one, r));
+      st(dgates + g0 + e, dar, vector);
+      st(dgates + g0 + rowBytes + e, daz, vector);
+      st(dgates + g0 + 2 * rowBytes + e, dan, vector);
+      const danr = f32x4.mul(dan, r);
+      st(dgatesH + g0 + e, dar, vector);
+      st(dgatesH + g0 + rowBytes + e, daz, vector);
+      st(dgatesH + g0 + 2 * rowBytes + e, danr, vector);
+      st(dbhn + e, f32x4.add(ld(dbhn + e, vector), danr), vector);
+      st(dhNext + h0 + e, f32x4.mul(dh, z), vector);
+    }
+  }
+}
+
+// --- rows: lookup, bias, sums ----------------------------------------------------------------------------------
+// ids: (N) int32; W: (rows, G); out, dout: (N, G); bias: (G)
+
+/** out[r] = W[ids[r]] + bias: the input projection of a one-hot input. */
+export function embedRows(out: usize, N: i32, G: i32, ids: usize, W: usize, bias: usize): void {
+  const rowBytes = <usize>G << 2;
+  for (let r = 0; r < N; r++) {
+    const src = W + <usize>load<i32>(ids + (<usize>r << 2)) * rowBytes;
+    const dst = out + <usize>r * rowBytes;
+    for (let j = 0; j < G; j = advance(j, G)) {
+      const vector = j + 4 <= G;
+      const e: usize = <usize>j << 2;
+      st(dst + e, f32x4.add(ld(src + e, vector), ld(bias + e, vector)), vector);
+    }
+  }
+}
+
+/** out[r] += bias for every row. */
+export function addBiasRows(out: usize, N: i32, G: i32, bias: usize): void {
+  const rowBytes = <usize>G << 2;
+  for (let r = 0; r < N; r++) {
+    const dst = out + <usize>r * rowBytes;
+    for (let j = 0; j < G; j = advance(j, G)) {
+      const vector = j + 4 <= G;
+      const e: usize = <usize>j << 2;
+      st(dst + e, f32x4.add(ld(dst + e, vector), ld(bias + e, vector)), vector);
+    }
+  }
+}
+
+/** dbias += Σ_r dout[r] (rows in order, so the sum is the reference's). */
+export function sumRows(dbias: usize, dout: usize, N: i32, G: i32): void {
+  const rowBytes = <usize>G << 2;
+  for (let j = 0; j < G; j = advance(j, G)) {
+    const vector = j + 4 <= G;
+    const e: usize = <usize>j << 2;
+    let acc = ld(dbias + e, vector);
+    for (let r = 0; r < N; r++) acc = f32x4.add(acc, ld(dout + <usize>r * rowBytes + e, vector));
+    st(dbias + e, acc, vector);
+  }
+}
+
+/** dW[ids[r]] += dout[r]: the weight gradient of a one-hot input. */
+export function scatterAddRows(dW: usize, ids: usize, dout: usize, N: i32, G: i32): void {
+  const rowBytes = <usize>G << 2;
+  for (let r = 0; r < N; r++) {
+    const dst = dW + <usize>load<i32>(ids + (<usize>r << 2)) * rowBytes;
+    const src = dout + <usize>r * rowBytes;
+    for (let j = 0; j < G; j = advance(j, G)) {
+      const vector = j + 4 <= G;
+      const e: usize = <usize>j << 2;
+      st(dst + e, f32x4.add(ld(dst + e, vector), ld(src + e, vector)), vector);
+    }
+  }
+}
+
+/** a[e] *= m[e] for e < n (dropout masks on gradients). */
+export function multiplyInPlace(a: usize, m: usize, n: i32): void {
+  for (let e = 0; e < n; e = advance(e, n)) {
+    const vector = e + 4 <= n;
+    const off: usize = <usize>e << 2;
+    st(a + off, f32x4.mul(ld(a + off, vector), ld(m + off, vector)), vector);
+  }
+}
+
+// --- softmax -----------------------------------------------------------------------------------------------------
+// logits: (N, V); targets: (N) int32
+
+/** Every row of logits becomes softmax probabilities, in place. */
+export function softmaxRows(logits: usize, N: i32, V: i32): void {
+  const rowBytes = <usize>V << 2;
+  for (let r = 0; r < N; r++) {
+    const row = logits + <usize>r * rowBytes;
+    let m = splat(-Infinity);
+    for (let v = 0; v < V; v = advance(v, V)) m = f32x4.max(m, ld(row + (<usize>v << 2), v + 4 <= V));
+    // the tail lane was splatted, so all four lanes hold real logits
+    const rowMax = max<f32>(max<f32>(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max<f32>(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+    const mv = splat(rowMax);
+    let s = splat(0.0);
+    for (let v = 0; v < V; v = advance(v, V)) {
+      const vector = v + 4 <= V;
+      const p = row + (<usize>v << 2);
+      const x = expv(f32x4.sub(ld(p, vector), mv));
+      st(p, x, vector);
+      s = f32x4.add(s, vector ? x : f32x4.replace_lane(splat(0.0), 0, f32x4.extract_lane(x, 0)));
+    }
+    const inv = splat(1.0 / (f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3)));
+    for (let v = 0; v < V; v = advance(v, V)) {
+      const vector = v + 4 <= V;
+      const p = row + (<usize>v << 2);
+      st(p, f32x4.mul(ld(p, vector), inv), vector);
+    }
+  }
+}
+
+/** probabilities → dLoss/dlogits of the mean cross-entropy: (p - onehot(target)) · scale, in place. */
+export function softmaxBackward(logits: usize, targets: usize, N: i32, V: i32, scale: f32): void {
+  const rowBytes = <usize>V << 2;
+  const s = splat(scale);
+  for (let r = 0; r < N; r++) {
+    const row = logits + <usize>r * rowBytes;
+    const t = row + (<usize>load<i32>(targets + (<usize>r << 2)) << 2);
+    store<f32>(t, load<f32>(t) - 1.0);
+    for (let v = 0; v < V; v = advance(v, V)) {
+      const vector = v + 4 <= V;
+      const p = row + (<usize>v << 2);
+      st(p, f32x4.mul(ld(p, vector), s), vector);
+    }
+  }
+}
+
+/** out += x over n elements (summing the gradients of data-parallel workers). */
+export function addInPlace(out: usize, x: usize, n: i32): void {
+  for (let e = 0; e < n; e = advance(e, n)) {
+    const vector = e + 4 <= n;
+    const off: usize = <usize>e << 2;
+    st(out + off, f32x4.add(ld(out + off, vector), ld(x + off, vector)), vector);
+  }
+}

@@ -1,0 +1,222 @@
+// The element-wise WebAssembly kernels (assembly/cells.ts via wasm-fused.ts) against their TypeScript twins in
+// float64, on ragged sizes (tails of 1-3 elements go through the scalar lane), and the whole training step of the
+// fast backend against the reference one: the same losses within float32 rounding.
+
+import { describe, expect, it } from 'vitest';
+import seedrandom from 'seedrandom';
+import { referenceKernels } from '../src/kernels/reference.js';
+import type { FloatArray, Kernels } from '../src/kernels/types.js';
+import { createWasmKernels, wasmSimdAvailable } from '../src/kernels/wasm.js';
+import { withFusedKernels } from '../src/kernels/wasm-fused.js';
+import { corpusFromText } from '../src/data/corpus.js';
+import { TrainingRun, type NewRunOptions } from '../src/train.js';
+import type { CellType } from '../src/model.js';
+
+const ref = referenceKernels('f64');
+
+/** The same random contents in a buffer of each backend. */
+function pair(fast: Kernels, length: number, random: () => number, scale = 3): [FloatArray, FloatArray] {
+  const a = fast.alloc(length);
+  const b = ref.alloc(length);
+  for (let i = 0; i < length; i++) a[i] = b[i] = Math.fround((random() * 2 - 1) * scale);
+  return [a, b];
+}
+
+function idPair(fast: Kernels, length: number, random: () => number, range: number): [Int32Array, Int32Array] {
+  const a = fast.allocIds(length);
+  const b = ref.allocIds(length);
+  for (let i = 0; i < length; i++) a[i] = b[i] = Math.floor(random() * range);
+  return [a, b];
+}
+
+/** Every element within float32 rounding of a few operations: |a - b| ≤ 4e-6·(1 + |b|). */
+function expectClose(actual: FloatArray, expected: FloatArray, what: string): void {
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]) / (1 + Math.abs(expected[i]));
+    if (!(err <= worst)) { worst = err; at = i; }
+  }
+  expect(worst, `${what}: worst relative error at ${at}`).toBeLessThan(4e-6);
+}
+
+describe.skipIf(!wasmSimdAvailable())('element-wise wasm kernels against the float64 reference', () => {
+  const fast = withFusedKernels(createWasmKernels({ fma: 'off' }));
+  const sizes: Array<[number, number]> = [[3, 8], [2, 5], [4, 13], [1, 1], [5, 130]]; // [B, H]
+
+  it('lstm step forward and backward', () => {
+    const random = seedrandom('lstm');
+    for (const [B, H] of sizes) {
+      const T = 3, G = 4 * H, n = B * H;
+      const [hs, hsR] = pair(fast, (T + 1) * n, random, 1);
+      const [cs, csR] = pair(fast, (T + 1) * n, random, 2);
+      const [tanhC, tanhCR] = pair(fast, T * n, random);
+      const [gates, gatesR] = pair(fast, T * B * G, random, 6);
+      for (let t = 0; t < T; t++) {
+        fast.lstmForwardStep(hs, cs, tanhC, gates, B, H, t);
+        ref.lstmForwardStep(hsR, csR, tanhCR, gatesR, B, H, t);
+      }
+      expectClose(gates, gatesR, 'gates');
+      expectClose(cs, csR, 'cs');
+      expectClose(tanhC, tanhCR, 'tanhC');
+      expectClose(hs, hsR, 'hs');
+      const [dgates, dgatesR] = pair(fast, T * B * G, random);
+      const [dcNext, dcNextR] = pair(fast, n, random);
+      const [dhs, dhsR] = pair(fast, T * n, random);
+      const [dhNext, dhNextR] = pair(fast, n, random);
+      for (let t = T - 1; t >= 0; t--) {
+        fast.lstmBackwardStep(dgates, dcNext, gates, cs, tanhC, dhs, dhNext, B, H, t);
+        ref.lstmBackwardStep(dgatesR, dcNextR, gatesR, csR, tanhCR, dhsR, dhNextR, B, H, t);
+      }
+      expectClose(dgates, dgatesR, 'dgates');
+      expectClose(dcNext, dcNextR, 'dcNext');
+    }
+  });
+
+  it('gru step forward and backward', () => {
+    const random = seedrandom('gru');
+    for (const [B, H] of sizes) {
+      const T = 2, G = 3 * H, n = B * H;
+      const [hs, hsR] = pair(fast, (T + 1) * n, random, 1);
+      const [hn, hnR] = pair(fast, T * n, random);
+      const [gates, gatesR] = pair(fast, T * B * G, random, 5);
+      const [hProj, hProjR] = pair(fast, B * G, random, 2);
+      const [bhn, bhnR] = pair(fast, H, random, 1);
+      for (let t = 0; t < T; t++) {
+        fast.gruForwardStep(hs, hn, gates, hProj, bhn, B, H, t);
+        ref.gruForwardStep(hsR, hnR, gatesR, hProjR, bhnR, B, H, t);
+      }
+      expectClose(gates, gatesR, 'gates');
+      expectClose(hn, hnR, 'hn');
+      expectClose(hs, hsR, 'hs');
+      const [dgates, dgatesR] = pair(fast, T * B * G, random);
+      const [dgatesH, dgatesHR] = pair(fast, T * B * G, random);
+      const [dbhn, dbhnR] = pair(fast, H, random);
+      const [dhNext, dhNextR] = pair(fast, n, random);
+      const [dhs, dhsR] = pair(fast, T * n, random);
+      for (let t = T - 1; t >= 0; t--) {
+        fast.gruBackwardStep(dgates, dgatesH, dbhn, dhNext, gates, hs, hn, dhs, B, H, t);
+        ref.gruBackwardStep(dgatesR, dgatesHR, dbhnR, dhNextR, gatesR, hsR, hnR, dhsR, B, H, t);
+      }
+      expectClose(dgates, dgatesR, 'dgates');
+      expectClose(dgatesH, dgatesHR, 'dgatesH');
+      expectClose(dbhn, dbhnR, 'dbhn');
+      expectClose(dhNext, dhNextR, 'dhNext');
+    }
+  });
+
+  it('rnn step forward and backward; tanh and σ over their whole range', () => {
+    const random = seedrandom('rnn');
+    for (const [B, H] of sizes) {
+      const T = 2, n = B * H;
+      const [hs, hsR] = pair(fast, (T + 1) * n, random);
+      const [gates, gatesR] = pair(fast, T * n, random, 4);
+      for (let t = 0; t < T; t++) {
+        fast.rnnForwardStep(hs, gates, B, H, t);
+        ref.rnnForwardStep(hsR, gatesR, B, H, t);
+      }
+      expectClose(hs, hsR, 'hs');
+      const [dgates, dgatesR] = pair(fast, T * n, random);
+      const [dhs, dhsR] = pair(fast, T * n, random);
+      const [dhNext, dhNextR] = pair(fast, n, random);
+      fast.rnnBackwardStep(dgates, gates, dhs, dhNext, B, H, 1);
+      ref.rnnBackwardStep(dgatesR, gatesR, dhsR, dhNextR, B, H, 1);
+      expectClose(dgates, dgatesR, 'dgates');
+    }
+    // tanh across magnitudes, tiny to saturated, both signs (the small-|x| polynomial and the exp branch)
+    const n = 4001;
+    const gates = fast.alloc(n), gatesR = ref.alloc(n);
+    for (let i = 0; i < n; i++) gates[i] = gatesR[i] = Math.fround(Math.sign(i - 2000) * 1e-6 * Math.pow(1.0085, Math.abs(i - 2000)));
+    fast.rnnForwardStep(fast.alloc(2 * n), gates, 1, n, 0);
+    ref.rnnForwardStep(ref.alloc(2 * n), gatesR, 1, n, 0);
+    for (let i = 0; i < n; i++) {
+      // relative to the value itself: near 0 tanh(x) ≈ x must keep its digits
+      expect(Math.abs(gates[i] - gatesR[i]), `tanh(${gatesR[i]})`).toBeLessThanOrEqual(3e-7 * Math.abs(gatesR[i]) + 1e-45);
+    }
+  });
+
+  it('row lookup, bias rows, row sums, scatter, products, sums', () => {
+    const random = seedrandom('rows');
+    for (const [N, G] of [[7, 12], [5, 9], [3, 1], [50, 65]]) {
+      const V = 11;
+      const [ids, idsR] = idPair(fast, N, random, V);
+      const [W, WR] = pair(fast, V * G, random);
+      const [bias, biasR] = pair(fast, G, random);
+      const [out, outR] = pair(fast, N * G, random);
+      fast.embedRows(out, N, G, ids, W, bias);
+      ref.embedRows(outR, N, G, idsR, WR, biasR);
+      expectClose(out, outR, 'embedRows');
+      fast.addBiasRows(out, N, G, bias);
+      ref.addBiasRows(outR, N, G, biasR);
+      expectClose(out, outR, 'addBiasRows');
+      const [db, dbR] = pair(fast, G, random);
+      fast.sumRows(db, out, N, G);
+      ref.sumRows(dbR, outR, N, G);
+      expectClose(db, dbR, 'sumRows');
+      fast.scatterAddRows(W, ids, out, N, G);
+      ref.scatterAddRows(WR, idsR, outR, N, G);
+      expectClose(W, WR, 'scatterAddRows');
+      fast.multiplyInPlace(out, W, N * G > V * G ? V * G : N * G);
+      ref.multiplyInPlace(outR, WR, N * G > V * G ? V * G : N * G);
+      expectClose(out, outR, 'multiplyInPlace');
+      fast.addInPlace(out, out, N * G);
+      ref.addInPlace(outR, outR, N * G);
+      expectClose(out, outR, 'addInPlace');
+    }
+  });
+
+  it('softmax cross-entropy and its gradient', () => {
+    const random = seedrandom('softmax');
+    for (const [N, V] of [[9, 65], [4, 3], [2, 1], [30, 256]]) {
+      const [logits, logitsR] = pair(fast, N * V, random, 20);
+      const [targets, targetsR] = idPair(fast, N, random, V);
+      const loss = fast.softmaxCrossEntropy(logits, targets, N, V);
+      const lossR = ref.softmaxCrossEntropy(logitsR, targetsR, N, V);
+      expect(Math.abs(loss - lossR)).toBeLessThan(1e-5 * (1 + lossR));
+      expectClose(logits, logitsR, 'probabilities');
+      fast.softmaxCrossEntropyBackward(logits, targets, N, V, 1 / N);
+      ref.softmaxCrossEntropyBackward(logitsR, targetsR, N, V, 1 / N);
+      expectClose(logits, logitsR, 'dlogits');
+    }
+  });
+
+  it('refuses arrays that are not its own, and reads ids that are not in its memory through the twin', () => {
+    const B = 2, H = 4;
+    const foreign = new Float32Array(100);
+    expect(() => fast.rnnForwardStep(foreign, fast.alloc(B * H), B, H, 0)).toThrow(/not a buffer/);
+    expect(() => fast.rnnForwardStep(fast.alloc(B * H), fast.alloc(B * H), B, H, 0)).toThrow(/outside/);
+    const out = fast.alloc(6), W = fast.alloc(6), bias = fast.alloc(3);
+    W.set([1, 2, 3, 4, 5, 6]);
+    fast.embedRows(out, 2, 3, Int32Array.from([1, 0]), W, bias);
+    expect([...out]).toEqual([4, 5, 6, 1, 2, 3]);
+  });
+});
+
+const TEXT = Array.from({ length: 80 }, (_, i) => `${i} quick brown foxes ${i % 3 ? 'jump' : 'nap'} over ${i % 5} lazy dogs\n`).join('');
+
+function runOptions(cell: CellType, kernels: Kernels): NewRunOptions {
+  return {
+    corpus: corpusFromText(TEXT),
+    model: { cell, hiddenSize: 10, layers: 2, dropout: 0.1 },
+    training: {
+      batchSize: 6, seqLength: 12, optimizer: 'adagrad', lr: 0.05, gradClip: 5, lrDecay: 1, lrDecayAfter: 10,
+      valFrac: 0.1, evalEvery: 100, valBatches: 0, seed: 11,
+    },
+    runName: 'fused', corpusName: 'foxes', kernels,
+  };
+}
+
+describe.skipIf(!wasmSimdAvailable())('a training run on the wasm kernels against one on the reference', () => {
+  for (const cell of ['lstm', 'gru', 'rnn'] as const) {
+    it(`${cell}: the same losses within float32 rounding`, () => {
+      const fast = TrainingRun.create(runOptions(cell, withFusedKernels(createWasmKernels({ fma: 'off' }))));
+      const slow = TrainingRun.create(runOptions(cell, referenceKernels('f32')));
+      for (let i = 0; i < 10; i++) {
+        const a = fast.step();
+        const b = slow.step();
+        expect(Math.abs(a.loss - b.loss), `iteration ${i + 1}`).toBeLessThan(2e-5 * b.loss);
+        expect(Math.abs(a.gradNorm - b.gradNorm), `iteration ${i + 1}`).toBeLessThan(1e-4 * b.gradNorm);
+      }
+    });
+  }
+});
