@@ -1,0 +1,181 @@
+// `charnn inspect [text]`: runs a model over a text and shows what it saw: a surprise heat map (default), one unit's
+// activation (--neuron), the top-k guesses per character (--top), a web page (--html), or the units that track a
+// regex (--correlate). The data goes to stdout, legends and notes to stderr; the analysis is src/inspect/.
+
+import { writeFile } from 'node:fs/promises';
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { Command } from 'commander';
+import { CharnnError } from '../../errors.js';
+import { UsageError, wholeNumber } from '../options.js';
+import { colorLevel, formatCount, printNote, StatusLine, style } from '../output.js';
+import type { Coloring } from '../../inspect/terminal.js';
+import type { TextAnalysis } from '../../inspect/analyze.js';
+import type { UnitCorrelation } from '../../inspect/correlate.js';
+
+export interface InspectCliOptions {
+  checkpoint: string;
+  neuron?: { layer: number; unit: number };
+  top?: number;
+  html?: string;
+  correlate?: string;
+  units: number;
+  maxChars: number;
+  correlateChars: number;
+  start: number;
+  width?: number;
+}
+
+const DEFAULT_MAX_CHARS = 5_000;          // characters shown (or embedded in the page): a page stays near 2 MB for 2×128
+const DEFAULT_CORRELATE_CHARS = 100_000;  // characters read to rank units: enough matches for a stable r
+const DEFAULT_UNITS = 10;                 // units listed by --correlate
+const PAGE_TOP_K = 5;                     // the page's tooltip shows the top-5
+
+/** "1:42" → { layer: 1, unit: 42 }; the model's own bounds are checked once it is loaded. */
+function parseNeuron(text: string): { layer: number; unit: number } {
+  const match = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(text);
+  if (!match) throw new UsageError(`--neuron takes <layer>:<index>, such as 0:42 (layers and units count from 0), got '${text}'.`);
+  return { layer: Number(match[1]), unit: Number(match[2]) };
+}
+
+export function registerInspectCommand(program: Command): void {
+  program
+    .command('inspect')
+    .description('look inside a model: which characters surprise it, what single units track, as terminal heat maps or a web page')
+    .argument('[text]', 'the text to read: a file path, or - for standard input (the default)', '-')
+    .option('-c, --checkpoint <path>', 'a checkpoint file, or a directory: its checkpoint with the lowest validation loss', 'checkpoints')
+    .option('--neuron <layer:index>', "color by one unit's activation (-1 … 1) instead of by surprise", parseNeuron)
+    .option('--top <k>', "a table instead of the heat map: each character's probability and the model's top-k guesses there", wholeNumber('--top', 1, 50))
+    .option('--html <out.html>', 'write one self-contained web page: hover a character for its probability, top-5 and a unit; pick any unit')
+    .option('--correlate <regex>', 'rank the units whose activation best tracks "inside a match of this regex" (multiline, Unicode)')
+    .option('--units <n>', `units listed by --correlate (default ${DEFAULT_UNITS})`, wholeNumber('--units', 1), DEFAULT_UNITS)
+    .option('--max-chars <n>', `characters shown or put in the page (default ${formatCount(DEFAULT_MAX_CHARS)})`, wholeNumber('--max-chars', 1, 1_000_000), DEFAULT_MAX_CHARS)
+    .option('--correlate-chars <n>', `characters --correlate reads from the start (default ${formatCount(DEFAULT_CORRELATE_CHARS)})`, wholeNumber('--correlate-chars', 2), DEFAULT_CORRELATE_CHARS)
+    .option('--start <n>', 'first character to show; the model still reads the text before it', wholeNumber('--start', 0), 0)
+    .option('--width <columns>', 'wrap the heat map at this width (default: the terminal width, or 80)', wholeNumber('--width', 8, 10_000))
+    .addHelpText('after', `
+The probability of a character is what the model gave it having read the text before it; a unit's activation is
+its hidden state h after reading the character. Without color (not a terminal, NO_COLOR) the heat map prints a
+line of digits under each line of text.
+
+Examples:
+  charnn inspect play.txt -c checkpoints/
+  charnn inspect play.txt --correlate '^[A-Z][A-Z ]+:' --units 5
+  charnn inspect play.txt --neuron 1:42 | less -R
+  head -c 2000 play.txt | charnn inspect - --top 5
+  charnn inspect play.txt --html inside.html --correlate '"[^"]*"'`)
+    .action(async (source: string, options: InspectCliOptions) => {
+      await inspect(source, options);
+    });
+}
+
+async function inspect(source: string, options: InspectCliOptions): Promise<void> {
+  const { loadModel } = await import('../../lm.js');
+  const { readCorpus } = await import('../../data/corpus.js');
+  const { analyzeText } = await import('../../inspect/analyze.js');
+  const { compilePattern, correlateUnits, matchIndicator } = await import('../../inspect/correlate.js');
+  const terminal = await import('../../inspect/terminal.js');
+
+  const pattern = options.correlate !== undefined ? compilePattern(options.correlate) : undefined;
+  const model = await loadModel(options.checkpoint);
+  const { layers: L, hiddenSize: H, cell } = model.config;
+  if (model.config.bidirectional) {
+    throw new CharnnError(`${model.path} is a bidirectional (fill-in) model; inspect reads text left to right, so give it a left-to-right model.`);
+  }
+  if (options.neuron && (options.neuron.layer >= L || options.neuron.unit >= H)) {
+    throw new UsageError(
+      `--neuron ${options.neuron.layer}:${options.neuron.unit} is outside this model: it has ${L} layer${L > 1 ? 's' : ''} (0–${L - 1}) of ${H} units (0–${H - 1}).`,
+    );
+  }
+  // characters outside the model's vocabulary are refused by the reader, by name
+  const corpus = await readCorpus(source, { vocab: model.vocab });
+  const ids = corpus.ids;
+  if (ids.length === 0) throw new CharnnError('The text is empty; there is nothing to inspect.');
+  if (options.start >= ids.length) {
+    throw new UsageError(`--start ${options.start} is past the end of the text (${formatCount(ids.length)} characters).`);
+  }
+
+  const status = await StatusLine.start('Reading the text with the model…');
+  let ranked: UnitCorrelation[] | undefined;
+  let analysis: TextAnalysis;
+  try {
+    if (pattern) {
+      const n = Math.min(ids.length, options.correlateChars);
+      status.update(`Correlating ${L * H} units with /${options.correlate}/ over ${formatCount(n)} characters…`);
+      const scope = ids.subarray(0, n);
+      ranked = correlateUnits(model.net, scope, matchIndicator(scope, model.vocab, pattern));
+    }
+    status.update(`Reading ${formatCount(Math.min(ids.length, options.start + options.maxChars))} characters…`);
+    analysis = analyzeText(model.net, ids, {
+      topK: Math.max(options.top ?? 0, PAGE_TOP_K), offset: options.start, length: options.maxChars,
+    });
+  } finally {
+    status.stop();
+  }
+  const shown = analysis.ids.length;
+  if (options.start + shown < ids.length) {
+    printNote(style().dim(`Showing characters ${options.start}–${options.start + shown - 1} of ${formatCount(ids.length)} (--start, --max-chars).`));
+  }
+
+  // --correlate: the ranking is the data
+  if (ranked) {
+    const top = ranked.slice(0, options.units);
+    const rows = top.map((u, i) => `${String(i + 1).padStart(4)}  ${`${u.layer}:${u.unit}`.padEnd(7)}  ${u.r >= 0 ? '+' : '-'}${Math.abs(u.r).toFixed(3)}`);
+    process.stdout.write(`rank  unit        r\n${rows.join('\n')}\n`);
+    printNote(style().dim(
+      `r: Pearson correlation of the unit's activation with "inside a match" over ${formatCount(Math.min(ids.length, options.correlateChars))} characters; ` +
+      `negative r tracks the outside. View one with: --neuron ${top[0].layer}:${top[0].unit}`,
+    ));
+  }
+
+  const coloring: Coloring = options.neuron ? { kind: 'neuron', ...options.neuron } : { kind: 'surprise' };
+
+  if (options.html !== undefined) {
+    const { renderPage } = await import('../../inspect/html.js');
+    const header = model.header;
+    const details = [
+      `${cell} ${L}×${H}`,
+      `iteration ${formatCount(header.iteration)}`,
+      ...(header.valLoss !== null ? [`val ${(header.valLoss / Math.LN2).toFixed(3)} bits/char`] : []),
+      `${formatCount(shown)} characters of ${source === '-' ? 'standard input' : source}${options.start > 0 ? ` from ${formatCount(options.start)}` : ''}`,
+      `${terminal.surpriseSummary(analysis).bitsPerChar.toFixed(3)} bits/char here`,
+    ];
+    const page = renderPage(analysis, model.vocab, {
+      title: `charnn inspect — ${header.runName}`,
+      details,
+      coloring: options.neuron || !ranked ? coloring : { kind: 'neuron', layer: ranked[0].layer, unit: ranked[0].unit },
+      correlations: ranked && options.correlate !== undefined ? { pattern: options.correlate, units: ranked.slice(0, options.units) } : undefined,
+    });
+    try {
+      await writeFile(options.html, page);
+    } catch (error) {
+      throw new CharnnError(`Cannot write ${options.html}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+    }
+    printNote(`Wrote ${style().bold(options.html)} (${formatCount(shown)} characters, ${(page.length / 1e6).toFixed(1)} MB); open it in a browser.`);
+    return;
+  }
+  // --correlate alone prints the ranking; with --neuron or --top it shows those views as well
+  if (ranked && !options.neuron && options.top === undefined) return;
+
+  const out: ChalkInstance = new Chalk({ level: colorLevel(process.stdout) });
+  if (options.top !== undefined) {
+    process.stdout.write(terminal.renderTopTable(trimTopK(analysis, options.top), model.vocab, coloring, out));
+    return;
+  }
+  const width = options.width ?? (process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : 80);
+  process.stdout.write(terminal.renderHeatmap(analysis, model.vocab, coloring, { chalk: out, width }));
+  process.stderr.write(terminal.renderLegend(analysis, coloring, style()));
+}
+
+/** The analysis with only the first k guesses per position (it was made with at least the page's five). */
+function trimTopK(analysis: TextAnalysis, k: number): TextAnalysis {
+  const K = analysis.topK;
+  if (k >= K) return analysis;
+  const N = analysis.ids.length;
+  const topIds = new Int32Array(N * k);
+  const topProbs = new Float32Array(N * k);
+  for (let n = 0; n < N; n++) {
+    topIds.set(analysis.topIds.subarray(n * K, n * K + k), n * k);
+    topProbs.set(analysis.topProbs.subarray(n * K, n * K + k), n * k);
+  }
+  return { ...analysis, topK: k, topIds, topProbs };
+}
