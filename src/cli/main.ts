@@ -10,6 +10,7 @@ import { registerTrainCommand } from './commands/train.js';
 import { registerSampleCommand } from './commands/sample.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerInfoCommand } from './commands/info.js';
+import { registerInspectCommand } from './commands/inspect.js';
 
 const EXIT_USER_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerSampleCommand(program);
   registerEvalCommand(program);
   registerInfoCommand(program);
+  registerInspectCommand(program);
   // commands added later inherit the same behaviour
   for (const command of program.commands) command.configureOutput({ outputError: () => {} }).exitOverride();
   return program;
