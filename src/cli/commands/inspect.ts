@@ -94,9 +94,11 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
     throw new UsageError(`--start ${options.start} is past the end of the text (${formatCount(ids.length)} characters).`);
   }
 
+  // --correlate alone prints the ranking; with --neuron, --top or --html it shows those views as well
+  const correlateOnly = pattern !== undefined && !options.neuron && options.top === undefined && options.html === undefined;
   const status = await StatusLine.start('Reading the text with the model…');
   let ranked: UnitCorrelation[] | undefined;
-  let analysis: TextAnalysis;
+  let analysis: TextAnalysis | undefined;
   try {
     if (pattern) {
       const n = Math.min(ids.length, options.correlateChars);
@@ -104,16 +106,14 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
       const scope = ids.subarray(0, n);
       ranked = correlateUnits(model.net, scope, matchIndicator(scope, model.vocab, pattern));
     }
-    status.update(`Reading ${formatCount(Math.min(ids.length, options.start + options.maxChars))} characters…`);
-    analysis = analyzeText(model.net, ids, {
-      topK: Math.max(options.top ?? 0, PAGE_TOP_K), offset: options.start, length: options.maxChars,
-    });
+    if (!correlateOnly) {
+      status.update(`Reading ${formatCount(Math.min(ids.length, options.start + options.maxChars))} characters…`);
+      analysis = analyzeText(model.net, ids, {
+        topK: Math.max(options.top ?? 0, PAGE_TOP_K), offset: options.start, length: options.maxChars,
+      });
+    }
   } finally {
     status.stop();
-  }
-  const shown = analysis.ids.length;
-  if (options.start + shown < ids.length) {
-    printNote(style().dim(`Showing characters ${options.start}–${options.start + shown - 1} of ${formatCount(ids.length)} (--start, --max-chars).`));
   }
 
   // --correlate: the ranking is the data
@@ -127,6 +127,11 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
     ));
   }
 
+  if (!analysis) return;
+  const shown = analysis.ids.length;
+  if (options.start + shown < ids.length) {
+    printNote(style().dim(`Showing characters ${options.start}–${options.start + shown - 1} of ${formatCount(ids.length)} (--start, --max-chars).`));
+  }
   const coloring: Coloring = options.neuron ? { kind: 'neuron', ...options.neuron } : { kind: 'surprise' };
 
   if (options.html !== undefined) {
@@ -153,9 +158,6 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
     printNote(`Wrote ${style().bold(options.html)} (${formatCount(shown)} characters, ${(page.length / 1e6).toFixed(1)} MB); open it in a browser.`);
     return;
   }
-  // --correlate alone prints the ranking; with --neuron or --top it shows those views as well
-  if (ranked && !options.neuron && options.top === undefined) return;
-
   const out: ChalkInstance = new Chalk({ level: colorLevel(process.stdout) });
   if (options.top !== undefined) {
     process.stdout.write(terminal.renderTopTable(trimTopK(analysis, options.top), model.vocab, coloring, out));
