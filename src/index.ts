@@ -13,5 +13,10 @@ export { corpusFromText, readCorpus, encodeText, decodeIds, makeVocab, type Corp
 export { BatchLoader, splitCorpus } from './data/batches.js';
 export { CELL_TYPES, type CellType, type ModelConfig } from './model.js';
 export { DEFAULT_LEARNING_RATE, OPTIMIZERS, type OptimizerName } from './optim.js';
+export { analyzeText, type AnalyzeOptions, type TextAnalysis } from './inspect/analyze.js';
+export { compilePattern, correlateUnits, matchIndicator, type UnitCorrelation } from './inspect/correlate.js';
+export { renderHeatmap, renderLegend, renderTopTable, type Coloring } from './inspect/terminal.js';
+export { renderPage, type PageOptions } from './inspect/html.js';
+export type { LayerStats, StepStats } from './inspect/stats.js';
 export { CharnnError } from './errors.js';
 export { defaultKernels, referenceKernels, type Kernels } from './kernels/index.js';
