@@ -28,6 +28,8 @@ export interface TrainCliOptions {
   lr?: number;
   gradClip: number;
   dropout: number;
+  bidirectional: boolean;
+  maskFrac: number;
   lrDecay: number;
   lrDecayAfter: number;
   epochs?: number;
@@ -69,6 +71,8 @@ export function registerTrainCommand(program: Command): void {
     .option('--lr <x>', 'learning rate (default: 0.05 for adagrad, 0.002 for rmsprop and adam)', decimal('--lr', { above: 0, atMost: 100 }))
     .option('--grad-clip <x>', 'clip the gradient norm to this (0 = no clipping)', decimal('--grad-clip', { atLeast: 0 }), 5)
     .option('--dropout <p>', 'dropout probability between layers', decimal('--dropout', { atLeast: 0, below: 1 }), 0)
+    .option('--bidirectional', 'a deep bidirectional model that reads both sides of each character, trained to restore masked characters: it fills gaps (charnn fill) but cannot sample', false)
+    .option('--mask-frac <f>', 'with --bidirectional: fraction of the characters masked in training', decimal('--mask-frac', { above: 0, below: 1 }), 0.15)
     .option('--lr-decay <f>', 'multiply the learning rate by this every epoch…', decimal('--lr-decay', { above: 0, atMost: 1 }), 0.97)
     .option('--lr-decay-after <epochs>', '…starting after this many epochs', wholeNumber('--lr-decay-after', 0), 10)
     .option('--epochs <n>', `train for this many epochs (default: ${DEFAULT_EPOCHS} when no --max-iters or --time is given)`, decimal('--epochs', { above: 0 }))
@@ -180,11 +184,18 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       const runName = await freeRunName(options.name ?? defaultRunName(corpusSource), checkpointDir, explicit('name'));
       run = TrainingRun.create({
         corpus,
-        model: { cell: options.model, hiddenSize: options.hidden, layers: options.layers, dropout: options.dropout },
+        model: {
+          cell: options.model, hiddenSize: options.hidden, layers: options.layers, dropout: options.dropout,
+          ...(options.bidirectional && { bidirectional: true, maskFrac: options.maskFrac }),
+        },
         training,
         runName,
         corpusName: corpusSource === '-' ? 'stdin' : corpusSource,
       });
+    }
+    if (explicit('maskFrac') && !run.net.config.bidirectional) throw new UsageError('--mask-frac applies only to a bidirectional model; add --bidirectional.');
+    if (options.sampleEvery !== undefined && run.net.config.bidirectional) {
+      throw new UsageError('--sample-every does not apply to a bidirectional model: it needs the text on both sides of a character, so it cannot generate text.');
     }
     if (options.threads !== undefined) {
       printWarning(`--threads ${options.threads} is accepted but not used yet: this version of the training engine runs on one thread.`);
@@ -204,7 +215,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
     }
 
     const model = run.net.config;
-    const shape = `${model.cell} ${model.layers}×${model.hiddenSize}`;
+    const shape = `${model.bidirectional ? `bidirectional (mask fraction ${model.maskFrac}) ` : ''}${model.cell} ${model.layers}×${model.hiddenSize}`;
     const budgetText = [
       budgetIters < Infinity ? `${formatCount(budgetIters)} iterations` : null,
       budget.timeLimitMs !== undefined ? formatDuration(budget.timeLimitMs) : null,
@@ -258,6 +269,8 @@ function refuseConflictingOptions(
     ['layers', '--layers', header.model.layers],
     ['hidden', '--hidden', header.model.hiddenSize],
     ['dropout', '--dropout', header.model.dropout],
+    ['bidirectional', '--bidirectional', header.model.bidirectional ?? false],
+    ['maskFrac', '--mask-frac', header.model.maskFrac],
     ['seqLength', '--seq-length', header.training.seqLength],
     ['batchSize', '--batch-size', header.training.batchSize],
     ['optimizer', '--optimizer', header.training.optimizer],
@@ -458,7 +471,12 @@ async function reportEnd(run: TrainingRun, summary: TrainingSummary, dir: string
   ].filter(Boolean).join(', ');
   printNote(`${s.green('Done')}: ${summary.iterations} iterations, ${losses}, in ${formatDuration(run.elapsedMs)} of training.`);
   printNote(`Best checkpoint: ${s.bold(best ?? '(none)')}`);
-  printNote(`Sample from it:  charnn sample${dir === 'checkpoints' ? '' : ` --checkpoint ${dir}`}`);
+  if (run.net.config.bidirectional) {
+    if (run.valAccuracy !== null) printNote(`Masked characters restored on the validation text: ${(100 * run.valAccuracy).toFixed(1)}%.`);
+    printNote(`Fill gaps with it: echo 'To be, or n_t to b_' | charnn fill -${dir === 'checkpoints' ? '' : ` --checkpoint ${dir}`}`);
+  } else {
+    printNote(`Sample from it:  charnn sample${dir === 'checkpoints' ? '' : ` --checkpoint ${dir}`}`);
+  }
 }
 
 async function bestCheckpointOfRun(dir: string, runName: string): Promise<string | undefined> {
