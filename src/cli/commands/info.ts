@@ -68,7 +68,9 @@ async function info(pathOrDir: string, options: InfoCliOptions): Promise<void> {
   }
 
   const loss = (x: number | null) => (x === null ? '–' : `${x.toFixed(4)} (${(x / Math.LN2).toFixed(3)} bpc)`);
-  const symbols = h.vocab.symbols.map((s) => (/^[\p{L}\p{N}\p{P}\p{S}]$/u.test(s) ? s : describeChar(s, h.vocab.encoding))).join(' ');
+  // printable characters as themselves; whitespace, controls and (in a byte model) non-ASCII bytes by name
+  const printable = h.vocab.encoding === 'bytes' ? /^[!-~]$/ : /^[\p{L}\p{N}\p{P}\p{S}]$/u;
+  const symbols = h.vocab.symbols.map((s) => (printable.test(s) ? s : describeChar(s, h.vocab.encoding))).join(' ');
   const t = h.training;
   const rows: Array<[string, string]> = [
     ['file', `${path} (${formatCount(fileBytes)} bytes)`],

@@ -113,13 +113,9 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
   const { parseHeader, paramCount } = await import('../../snapshot.js');
   const { sampleIds } = await import('../../sample.js');
 
-  // Ctrl-C while reading the corpus has nothing to save; from here on it means "stop after this step and save".
   let stopSignal: StopSignal | null = null;
   let stdoutClosed = false;
-  const disposeInterrupt = onInterrupt((signal) => {
-    stopSignal = signal;
-    if (!status?.live) printNote(`${style().yellow('Stopping')} after this step to save a checkpoint (Ctrl-C again to quit at once)…`);
-  });
+  let disposeInterrupt = () => {};
   let status: StatusLine | undefined;
 
   try {
@@ -154,11 +150,6 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
 
     status = await StatusLine.start(`Reading ${corpusSource === '-' ? 'standard input' : corpusSource}…`, !options.json && StatusLine.canShow());
     const corpus = await readTrainingText(corpusSource, options, resumeFrom?.header, status);
-    if (stopSignal) {
-      status.stop();
-      printNote('Interrupted before training started; nothing to save.');
-      return exitCodeFor(stopSignal);
-    }
 
     // --- the run ---------------------------------------------------------------------------------------------
     let run: TrainingRun;
@@ -230,6 +221,13 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
 
     // --- train ----------------------------------------------------------------------------------------------
     status = await StatusLine.start('starting…', !options.json && StatusLine.canShow());
+    // Until now Ctrl-C had nothing to save and simply ended the process; from here on it means "finish the step, save".
+    const liveStatus = status;
+    disposeInterrupt = onInterrupt((signal) => {
+      stopSignal = signal;
+      const message = `${style().yellow('Stopping')} after this step to save a checkpoint (Ctrl-C again to quit at once)…`;
+      liveStatus.print(message);
+    });
     const sampleText = (iteration: number) => {
       // its own generator seeded from the run's seed, so sampling never disturbs the run's random sequence
       const ids = sampleIds(run.net, run.vocab, { length: SAMPLE_EVERY_LENGTH, seed: `${run.training.seed}:sample:${iteration}` });
