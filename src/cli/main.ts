@@ -11,6 +11,7 @@ import { registerSampleCommand } from './commands/sample.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerInfoCommand } from './commands/info.js';
 import { registerInspectCommand } from './commands/inspect.js';
+import { registerFillCommand } from './commands/fill.js';
 
 const EXIT_USER_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerEvalCommand(program);
   registerInfoCommand(program);
   registerInspectCommand(program);
+  registerFillCommand(program);
   // commands added later inherit the same behaviour
   for (const command of program.commands) command.configureOutput({ outputError: () => {} }).exitOverride();
   return program;
