@@ -262,7 +262,7 @@ export function softmaxCrossEntropy(pass: Pass, V: number, kernels?: Kernels): n
 }
 
 /** Forward over the batch and the mean loss in nats per character. */
-export function forwardLoss(net: Network, pass: Pass, state: CarriedState, dropoutRandom?: () => number): number {
+export function forwardLoss(net: Network, pass: Pass, state: CarriedState, dropoutRandom?: (() => number) | 'masks-drawn'): number {
   forwardLogits(net, pass, state, dropoutRandom);
   return softmaxCrossEntropy(pass, net.config.vocabSize, net.kernels);
 }

@@ -24,6 +24,8 @@ import {
   checkpointFileName, pruneCheckpoints, readCheckpoint, writeCheckpoint, writeCheckpointSync, type TensorData,
 } from './checkpoint.js';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { DataParallelStep, shareable } from './parallel/data-parallel.js';
 import { evaluateLoader } from './evaluate.js';
 import { gradNorms, hiddenStats, stepStats, type StepStats } from './inspect/stats.js';
 import { allocBiPass, biBackward, biForwardLoss, evaluateMaskedLoader, fillMaskedBatch, type BiPass } from './bidirectional.js';
@@ -49,6 +51,16 @@ export interface NewRunOptions {
   runName: string;
   corpusName: string;
   kernels?: Kernels;
+  /** Threads a training step splits its B streams across (default: os.availableParallelism()). */
+  threads?: number;
+}
+
+/** Options of TrainingRun.resume. */
+export interface ResumeOptions {
+  kernels?: Kernels;
+  corpusName?: string;
+  /** As in NewRunOptions; the thread count is not part of the checkpoint. */
+  threads?: number;
 }
 
 export class TrainingRun {
@@ -70,6 +82,8 @@ export class TrainingRun {
   elapsedMs = 0;
   history: HistoryPoint[] = [];
   private pass: Pass;
+  /** With more than one thread: the step split across worker threads (its slice-0 pass holds the statistics). */
+  private parallel: DataParallelStep | null = null;
   private valPass: Pass | null = null;
   /** Bidirectional models train as masked-character models on independent windows, with these passes instead. */
   private biPass: BiPass | null = null;
@@ -80,6 +94,7 @@ export class TrainingRun {
 
   private constructor(args: {
     net: Network; vocab: Vocab; training: TrainConfig; runName: string; corpusName: string; corpus: Corpus; random: Random;
+    threads?: number;
   }) {
     this.net = args.net;
     this.vocab = args.vocab;
@@ -96,6 +111,24 @@ export class TrainingRun {
     this.state = allocState(args.net, B);
     this.pass = allocPass(args.net, B, T);
     if (args.net.config.bidirectional) this.biPass = allocBiPass(args.net, B, T);
+    // Data parallelism needs kernels over a shared memory, at least a stream per thread, and the unidirectional
+    // model (bidirectional training runs single-threaded). Otherwise, and with threads = 1, the step runs here.
+    const threads = Math.min(resolveThreads(args.threads), B);
+    const net = args.net;
+    if (threads > 1 && !net.config.bidirectional && shareable(net.kernels)) {
+      this.parallel = new DataParallelStep(net as Network & { kernels: typeof net.kernels }, B, T, this.state, threads);
+    }
+  }
+
+  /** Threads the training step runs on. */
+  get threads(): number {
+    return this.parallel?.threads ?? 1;
+  }
+
+  /** Stops the worker threads, if any (they do not keep the process alive; this frees them early). */
+  close(): void {
+    this.parallel?.close();
+    this.parallel = null;
   }
 
   /** A fresh run: weights initialised from the seed, hidden state zero, iteration 0. */
@@ -108,6 +141,7 @@ export class TrainingRun {
     return new TrainingRun({
       net, vocab: options.corpus.vocab, training: options.training, runName: options.runName,
       corpusName: options.corpusName, corpus: options.corpus, random: createRandom(`${options.training.seed}:train`),
+      threads: options.threads,
     });
   }
 
@@ -115,7 +149,7 @@ export class TrainingRun {
    * Continues a run from a checkpoint, bit for bit: weights, optimizer state, iteration (hence data position and
    * learning rate), carried hidden state and random state. The corpus must have the checkpoint's vocabulary.
    */
-  static async resume(path: string, corpus: Corpus, options: { kernels?: Kernels; corpusName?: string } = {}): Promise<TrainingRun> {
+  static async resume(path: string, corpus: Corpus, options: ResumeOptions = {}): Promise<TrainingRun> {
     const { header, tensors } = await readCheckpoint(path, (raw) => expectedTensors(parseHeader(raw)));
     const h = parseHeader(header);
     const vocab = makeVocab(h.vocab.symbols, h.vocab.encoding);
@@ -127,7 +161,7 @@ export class TrainingRun {
     const net = createNetwork(options.kernels ?? defaultKernels(), h.model);
     const run = new TrainingRun({
       net, vocab, training: h.training, runName: h.runName, corpusName: options.corpusName ?? h.corpus.name,
-      corpus, random: createRandom('', h.randomState),
+      corpus, random: createRandom('', h.randomState), threads: options.threads,
     });
     if (run.trainLoader.batchesPerEpoch !== h.corpus.batchesPerEpoch || run.corpusChars !== h.corpus.chars) {
       throw new CharnnError(
@@ -187,15 +221,20 @@ export class TrainingRun {
     // forward / backward
     net.grads.fill(0);
     const dropoutRandom = net.config.dropout > 0 ? this.random : undefined;
-    const loss = bi ? biForwardLoss(net, bi, dropoutRandom) : forwardLoss(net, this.pass, this.state, dropoutRandom);
+    const parallel = this.parallel;
+    // with threads, forward AND backward (and the state carry) happen here, split across the workers
+    const loss = bi ? biForwardLoss(net, bi, dropoutRandom)
+      : parallel ? parallel.forwardBackward(this.pass.inputs, this.pass.targets, dropoutRandom)
+      : forwardLoss(net, this.pass, this.state, dropoutRandom);
     if (!Number.isFinite(loss) || (loss > EXPLODING_LOSS && this.iteration > 10)) {
       throw new CharnnError(
         `Training diverged at iteration ${this.iteration + 1} (loss ${loss}): lower the learning rate (now ${lr}) or the gradient clip.`,
       );
     }
-    const hidden = options.stats && !bi ? hiddenStats(net, this.pass) : undefined;
+    // statistics of the forward (with threads: of the main thread's slice of the streams)
+    const hidden = options.stats && !bi ? hiddenStats(net, parallel?.pass ?? this.pass) : undefined;
     if (bi) biBackward(net, bi);
-    else backward(net, this.pass);
+    else if (!parallel) backward(net, this.pass);
     const stats = hidden ? stepStats(hidden, gradNorms(net)) : undefined;
 
     // clip, step
@@ -204,7 +243,7 @@ export class TrainingRun {
       throw new CharnnError(`Training diverged at iteration ${this.iteration + 1} (gradient norm ${gradNorm}): lower the learning rate (now ${lr}).`);
     }
     optimizerStep(this.optimizer, net.params, net.grads, lr);
-    if (!bi) carryState(net, this.pass, this.state);
+    if (!bi && !parallel) carryState(net, this.pass, this.state);
 
     this.iteration++;
     this.lastLoss = loss;
@@ -302,6 +341,15 @@ export class TrainingRun {
 
 function sameVocab(a: Vocab, b: Vocab): boolean {
   return a.encoding === b.encoding && a.symbols.length === b.symbols.length && a.symbols.every((s, i) => s === b.symbols[i]);
+}
+
+/** The thread count asked for, checked; absent = the cores Node may use. */
+function resolveThreads(threads: number | undefined): number {
+  if (threads === undefined) return availableParallelism();
+  if (!(Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
+    throw new CharnnError(`The number of threads must be an integer from 1 to 256, got ${threads}.`);
+  }
+  return threads;
 }
 
 export function validateTrainConfig(t: TrainConfig): void {

@@ -219,6 +219,8 @@ export interface AttachedKernels {
   kernels: Kernels;
   /** A Float32Array view of the main thread's buffer at `byteOffset` (weights, carried state), usable by the kernels. */
   viewAt(byteOffset: number, length: number): Float32Array;
+  /** The same for an id buffer (Int32Array). */
+  idsAt(byteOffset: number, length: number): Int32Array;
 }
 
 /**
@@ -250,6 +252,10 @@ export function attachWasmKernels(d: AttachDescriptor): AttachedKernels {
     own.add(view.buffer);
     return view;
   };
+  const idsAt = (byteOffset: number, length: number): Int32Array => {
+    const f = viewAt(byteOffset, length);
+    return new Int32Array(f.buffer, f.byteOffset, length);
+  };
   const address = (X: FloatArray, first: number, last: number, operand: string): number => {
     if (!(X instanceof Float32Array) || !own.has(X.buffer)) assert(false, `worker kernels: ${operand} is not in the shared memory`);
     assert(first >= 0 && last < X.length, `worker kernels: ${operand} lies outside its buffer`);
@@ -278,5 +284,5 @@ export function attachWasmKernels(d: AttachDescriptor): AttachedKernels {
     gemmTN: form(gemm.gemmTN, true, false),
     ...elementWiseKernels(memory, (buffer) => own.has(buffer)),
   };
-  return { kernels, viewAt };
+  return { kernels, viewAt, idsAt };
 }
