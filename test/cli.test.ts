@@ -12,7 +12,8 @@ const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'charnn.js');
 const NAMES = join(ROOT, 'data', 'names.txt');
 // small enough that training takes a fraction of a second, big enough to learn something
-const TINY = ['--hidden', '16', '--layers', '1', '--batch-size', '4', '--seq-length', '16'];
+// one thread: the machine is shared with other test files (the stdin test checks --threads 2)
+const TINY = ['--hidden', '16', '--layers', '1', '--batch-size', '4', '--seq-length', '16', '--threads', '1'];
 
 interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: string; text: string }
 
@@ -102,8 +103,9 @@ describe('charnn train', () => {
 
   it('trains from standard input', async () => {
     const dir = join(work, 'stdin-ck');
-    const r = await charnn(['train', '-', ...TINY, '--max-iters', '10', '--checkpoint-dir', dir], { input: readFileSync(NAMES) });
+    const r = await charnn(['train', '-', ...TINY, '--threads', '2', '--max-iters', '10', '--checkpoint-dir', dir], { input: readFileSync(NAMES) });
     expect(r.stderr).toContain('Best checkpoint');
+    expect(r.stderr).toContain('; 2 threads.');
     expect(r.code).toBe(0);
     expect(readdirSync(dir).some((f) => /^stdin_i000010_v.*\.ckpt$/.test(f))).toBe(true);
   });

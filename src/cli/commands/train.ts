@@ -90,7 +90,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--sample-every <iters>', 'print a short sample to stderr every this many iterations', wholeNumber('--sample-every', 1))
     .option('--json', 'write one JSON object per iteration to stdout instead of the live status line', false)
     .option('--raw', 'train on raw bytes instead of UTF-8 characters', false)
-    .option('--threads <n>', 'compute threads', wholeNumber('--threads', 1, 256))
+    .option('--threads <n>', 'threads a training step is split across (default: one per CPU core, at most --batch-size)', wholeNumber('--threads', 1, 256))
     .option('--stats [every]', `per-layer hidden-state mean/variance, saturation and gradient norms every n iterations (default ${DEFAULT_STATS_EVERY}), in the status line and --json`, wholeNumber('--stats', 1))
     .addHelpText('after', `
 Examples:
@@ -117,6 +117,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
   let stdoutClosed = false;
   let disposeInterrupt = () => {};
   let status: StatusLine | undefined;
+  let openRun: TrainingRun | undefined; // its worker threads are stopped on every way out
 
   try {
     if (options.json) {
@@ -154,7 +155,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
     // --- the run ---------------------------------------------------------------------------------------------
     let run: TrainingRun;
     if (resumeFrom) {
-      run = await TrainingRun.resume(resumeFrom.path, corpus, { corpusName: corpusArg === '-' ? 'stdin' : corpusSource });
+      run = await TrainingRun.resume(resumeFrom.path, corpus, { corpusName: corpusArg === '-' ? 'stdin' : corpusSource, threads: options.threads });
     } else {
       const training: TrainConfig = {
         batchSize: options.batchSize,
@@ -182,14 +183,13 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
         training,
         runName,
         corpusName: corpusSource === '-' ? 'stdin' : corpusSource,
+        threads: options.threads,
       });
     }
+    openRun = run;
     if (explicit('maskFrac') && !run.net.config.bidirectional) throw new UsageError('--mask-frac applies only to a bidirectional model; add --bidirectional.');
     if (options.sampleEvery !== undefined && run.net.config.bidirectional) {
       throw new UsageError('--sample-every does not apply to a bidirectional model: it needs the text on both sides of a character, so it cannot generate text.');
-    }
-    if (options.threads !== undefined) {
-      printWarning(`--threads ${options.threads} is accepted but not used yet: this version of the training engine runs on one thread.`);
     }
     if (run.valLoader === null && run.training.valFrac > 0) {
       printWarning(`The validation text (${run.training.valFrac} of the corpus) is shorter than one sequence, so there will be no validation loss; raise --val-frac or lower --seq-length.`);
@@ -216,7 +216,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       `${resumeFrom ? `Resuming ${style().bold(run.runName)} at iteration ${run.iteration}` : `Training ${style().bold(run.runName)}`}: ${shape}, ` +
       `${formatCount(paramCount(model))} parameters, ${formatCount(run.vocab.symbols.length)}-symbol vocabulary, ` +
       `${formatCount(run.trainLoader.streamLength * run.training.batchSize)} training characters (${run.batchesPerEpoch} iterations per epoch); ` +
-      `budget ${budgetText}; seed ${run.training.seed}.`,
+      `budget ${budgetText}; seed ${run.training.seed}; ${run.threads} thread${run.threads === 1 ? '' : 's'}.`,
     );
 
     // --- train ----------------------------------------------------------------------------------------------
@@ -255,6 +255,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
   } finally {
     status?.stop();
     disposeInterrupt();
+    openRun?.close();
   }
 }
 
