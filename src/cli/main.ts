@@ -27,6 +27,11 @@ export function buildProgram(): Command {
     .description('Character-level RNN, LSTM and GRU language models: train on a text, then sample new text from it.')
     .version(packageVersion(), '-v, --version')
     .showSuggestionAfterError()
+    .addHelpText('after', `
+Start here:
+  charnn train data/names.txt        train on a text file (checkpoints go to checkpoints/)
+  charnn sample --temp 0.8           write new text from the best checkpoint
+  charnn <command> --help            every option of a command`)
     .configureOutput({ outputError: () => {} }) // errors are printed once, by the boundary in main()
     .exitOverride();
   registerTrainCommand(program);

@@ -146,6 +146,10 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       throw new UsageError(`The checkpoint was trained on standard input; give the same text again: charnn train - --resume ${options.resume}.`);
     }
 
+    if (corpusArg === undefined && !(await exists(corpusSource))) {
+      throw new UsageError(`The checkpoint was trained on '${corpusSource}', which is not there (from this directory); give the corpus: charnn train <file> --resume ${options.resume}.`);
+    }
+
     const checkpointDir = explicit('checkpointDir') || !resumeFrom ? options.checkpointDir : dirname(resumeFrom.path);
     await prepareCheckpointDir(checkpointDir);
 
@@ -313,6 +317,15 @@ async function readTrainingText(source: string, options: TrainCliOptions, header
       throw new CharnnError(`${source} is a directory, not a text file; give the path of a text file.`);
     }
     throw error;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
