@@ -10,9 +10,11 @@
 // one step per character, in order, each mask taking the most likely character (temperature 0) given what is
 // to its left, itself included in the left context of what follows.
 
-import { allocBiPass, biForwardLogits } from './bidirectional.js';
+import { allocBiPass, biForwardLogits, type BiPass } from './bidirectional.js';
 import { describeChar, type Vocab } from './data/corpus.js';
-import { allocPass, allocState, carryState, forwardLogits, resetState, type Network } from './model.js';
+import {
+  allocPass, allocState, carryState, forwardLogits, resetState, type CarriedState, type Network, type Pass,
+} from './model.js';
 import { CharnnError } from './errors.js';
 
 export const DEFAULT_MASK_CHAR = '_';
@@ -114,7 +116,7 @@ function fillBidirectional(net: Network, ids: Int32Array, chunk: number, context
     for (let i = c * chunk; i < end; i++) if (ids[i] === TO_FILL) { chunks.push(c); break; }
   }
   const B = Math.min(batch, chunks.length);
-  const pass = allocBiPass(net, B, T);
+  const pass = reusableBiPass(net, B, T, chunk + 2 * context, batch);
   const windowStart = new Int32Array(B);
   const chunkStart = new Int32Array(B);
   const chunkEnd = new Int32Array(B);
@@ -170,8 +172,7 @@ function fillLeftToRight(net: Network, newline: number | undefined, ids: Int32Ar
   // characters before it (filling their gaps for itself only) so that it does not start from nothing
   const S = Math.max(1, Math.min(batch, Math.floor(n / Math.max(1, 4 * context))));
   const P = Math.ceil(n / S);
-  const pass = allocPass(net, S, 1);
-  const state = allocState(net, S);
+  const { pass, state } = reusableStreams(net, S);
   resetState(state);
   const start = new Int32Array(S);
   const own = new Int32Array(S);
@@ -207,3 +208,33 @@ function fillLeftToRight(net: Network, newline: number | undefined, ids: Int32Ar
   }
 }
 
+
+// Buffers from a backend's alloc() live as long as the backend (the WebAssembly one never frees), so passes are
+// kept per network and reused by later calls instead of being allocated anew for every text.
+const biPasses = new WeakMap<Network, BiPass>();
+const streamPasses = new WeakMap<Network, Map<number, { pass: Pass; state: CarriedState }>>();
+
+/**
+ * A bidirectional pass for (B, T): the kept one seen as (B, T) when it is big enough — every buffer is time-major,
+ * so a smaller (B, T) uses a prefix of each — else a new one, at least the full window (and twice the old B).
+ */
+function reusableBiPass(net: Network, B: number, T: number, fullT: number, maxB: number): BiPass {
+  let base = biPasses.get(net);
+  if (!base || B > base.B || T * B > base.T * base.B) {
+    const capB = Math.min(Math.max(B, 2 * (base?.B ?? 0)), Math.max(B, maxB));
+    base = allocBiPass(net, capB, Math.max(T, fullT, base?.T ?? 0));
+    biPasses.set(net, base);
+  }
+  if (base.B === B && base.T === T) return base;
+  const view = (ws: BiPass['fwd'][number]) => ({ ...ws, B, T });
+  return { ...base, B, T, fwd: base.fwd.map(view), bwd: base.bwd.map(view) };
+}
+
+/** S one-step streams and their carried state, kept per network and S (S ≤ the batch option). */
+function reusableStreams(net: Network, S: number): { pass: Pass; state: CarriedState } {
+  let byS = streamPasses.get(net);
+  if (!byS) streamPasses.set(net, (byS = new Map()));
+  let entry = byS.get(S);
+  if (!entry) byS.set(S, (entry = { pass: allocPass(net, S, 1), state: allocState(net, S) }));
+  return entry;
+}

@@ -95,6 +95,10 @@ describe('bidirectional training and fill (library)', () => {
       expect(model.fill('').text).toBe('');
       expect(model.fill('___').text).toHaveLength(3);
       expect(model.fill('aA *B', { mask: '*' }).text).toMatch(/^aA [a-eA-E \n]B$/);
+      // passes are kept and reused (seen smaller) across calls: a short text after a long one fills as on a fresh model
+      const fresh = await loadModel(lastCheckpoint!, { kernels: referenceKernels('f32') });
+      expect(model.fill('aA _B c_ ').text).toBe(fresh.fill('aA _B c_ ').text);
+      expect(model.fill(text, { chunk: 7, context: 2, batch: 3 }).text).toBe(fresh.fill(text, { chunk: 7, context: 2, batch: 3 }).text);
       expect(() => model.fill('aA_Z')).toThrow("The text has a character the model never saw: 'Z'.");
       expect(() => model.fill('aA', { mask: '**' })).toThrow('The mask must be a single character, got "**".');
     } finally {
