@@ -80,6 +80,15 @@ describe('charnn inspect', () => {
     expect(plain.stdout.split('\n')[0]).toBe('JULIET:↵');
   });
 
+  it('--state c: units are tanh of the LSTM cell state, in the legend and the --correlate note', async () => {
+    const shown = await charnn(['inspect', '-', '-c', checkpoint, '--state', 'c', '--neuron', '0:1'], { input: 'ROMEO:\n' });
+    expect(shown.code).toBe(0);
+    expect(shown.stderr).toContain('Digits under each character: tanh(cell state) of unit 0:1 after reading it');
+    const ranked = await charnn(['inspect', 'play.txt', '-c', checkpoint, '--state', 'c', '--correlate', '^[A-Z]+:']);
+    expect(ranked.code).toBe(0);
+    expect(ranked.stderr).toMatch(/Pearson correlation of the unit's tanh\(c\) .* --neuron \d:\d+ --state c/);
+  });
+
   it('--top: one row per character with the model\'s top-k', async () => {
     const r = await charnn(['inspect', '-', '-c', checkpoint, '--top', '3'], { input: 'ROMEO:\n' });
     expect(r.code).toBe(0);
@@ -119,6 +128,9 @@ describe('charnn inspect', () => {
     const outside = await charnn(['inspect', 'play.txt', '-c', checkpoint, '--neuron', '2:0']);
     expect(outside.code).toBe(2);
     expect(outside.stderr).toBe('charnn: --neuron 2:0 is outside this model: it has 2 layers (0–1) of 12 units (0–11).\n');
+    const state = await charnn(['inspect', 'play.txt', '-c', checkpoint, '--state', 'x']);
+    expect(state.code).toBe(2);
+    expect(state.stderr).toBe("charnn: --state must be one of h, c, got 'x'.\n");
     const malformed = await charnn(['inspect', 'play.txt', '-c', checkpoint, '--neuron', 'x']);
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toMatch(/^charnn: .*--neuron takes <layer>:<index>, such as 0:42/);

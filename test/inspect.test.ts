@@ -29,6 +29,7 @@ function stepByStep(net: Network, ids: ArrayLike<number>) {
   const state = allocState(net, 1);
   const probs: number[][] = [];
   const hs: number[][][] = [];
+  const cs: number[][][] = [];
   for (let t = 0; t < ids.length; t++) {
     pass.inputs[0] = ids[t];
     forwardLogits(net, pass, state);
@@ -39,8 +40,9 @@ function stepByStep(net: Network, ids: ArrayLike<number>) {
     const sum = exps.reduce((a, b) => a + b, 0);
     probs.push(exps.map((e) => e / sum)); // prediction for t + 1
     hs.push(Array.from({ length: L }, (_, l) => Array.from(state.h[l].subarray(0, H))));
+    cs.push(Array.from({ length: L }, (_, l) => Array.from(state.c[l].subarray(0, state.c[l].length))));
   }
-  return { probs, hs };
+  return { probs, hs, cs };
 }
 
 describe('analyzeText', () => {
@@ -67,6 +69,32 @@ describe('analyzeText', () => {
       }
     });
   }
+
+  it('--state c: tanh of the LSTM cell state after each character; refused for a cell without one', () => {
+    const corpus = corpusFromText(TEXT);
+    const net = randomNet('lstm', corpus.vocab.symbols.length, 'cells');
+    const twin = stepByStep(net, corpus.ids);
+    const analysis = analyzeText(net, corpus.ids, { state: 'c', chunk: 9 });
+    expect(analysis.state).toBe('c');
+    for (let t = 0; t < corpus.ids.length; t++) {
+      for (let l = 0; l < 2; l++) {
+        for (let j = 0; j < 6; j++) expect(analysis.activations[l][t * 6 + j]).toBeCloseTo(Math.tanh(twin.cs[t][l][j]), 6);
+      }
+    }
+    const gru = randomNet('gru', corpus.vocab.symbols.length, 'gru');
+    expect(() => analyzeText(gru, corpus.ids, { state: 'c' })).toThrow('Only an LSTM has a cell state to inspect; this model is a gru, so use its hidden state (h).');
+    const inside = matchIndicator(corpus.ids, corpus.vocab, compilePattern('"[^"]*"'));
+    expect(() => correlateUnits(gru, corpus.ids, inside, 'c')).toThrow(/Only an LSTM/);
+    // the ranking by c uses the same values the analysis records
+    const ranked = correlateUnits(net, corpus.ids, inside, 'c');
+    const best = ranked[0];
+    const a = Array.from({ length: corpus.ids.length }, (_, t) => analysis.activations[best.layer][t * 6 + best.unit]);
+    const mean = a.reduce((x, y) => x + y, 0) / a.length;
+    const my = inside.reduce((x, y) => x + y, 0) / a.length;
+    let sab = 0, saa = 0, syy = 0;
+    a.forEach((v, t) => { sab += (v - mean) * (inside[t] - my); saa += (v - mean) ** 2; syy += (inside[t] - my) ** 2; });
+    expect(best.r).toBeCloseTo(sab / Math.sqrt(saa * syy), 6);
+  });
 
   it('a window (offset, length) reads the text before it and records the same values as the full analysis', () => {
     const corpus = corpusFromText(TEXT);

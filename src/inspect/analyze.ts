@@ -12,6 +12,31 @@ import { CharnnError } from '../errors.js';
 export const DEFAULT_CHUNK = 256;
 
 /**
+ * Which state a unit's "activation" is: the hidden state h (every cell type), or for an LSTM tanh(c) of the cell
+ * state, the quantity the blog's cell visualisations color (c itself is unbounded; tanh maps it into -1 … 1).
+ */
+export type StateKind = 'h' | 'c';
+
+/** Checks that a model has the state asked for (only an LSTM has a cell state). */
+export function checkStateKind(cell: string, state: StateKind): void {
+  if (state === 'c' && cell !== 'lstm') throw new CharnnError(`Only an LSTM has a cell state to inspect; this model is a ${cell}, so use its hidden state (h).`);
+}
+
+/** (H) the state of layer l after reading pass row r, written to out[at … at+H): h as is, c through tanh. */
+export function readState(pass: Pass, l: number, r: number, state: StateKind, out: Float32Array, at: number): void {
+  const ws = pass.layers[l];
+  const H = ws.H;
+  const src = (r + 1) * H; // block r + 1 (B = 1): the state after reading row r
+  if (state === 'h') {
+    const hs = ws.hs;
+    for (let j = 0; j < H; j++) out[at + j] = hs[src + j];
+  } else {
+    const cs = ws.cs;
+    for (let j = 0; j < H; j++) out[at + j] = Math.tanh(cs[src + j]);
+  }
+}
+
+/**
  * Calls `visit` for every chunk of `ids[0 … end)` after the forward over it: row r of the pass (logits, and hs block
  * r + 1 of every layer) belongs to position start + r, for r < count. Logits are raw (not probabilities).
  */
@@ -41,7 +66,8 @@ export interface TextAnalysis {
   readonly topProbs: Float32Array;  // (N, K) their probabilities
   readonly layers: number;          // L
   readonly hiddenSize: number;      // H
-  readonly activations: Float32Array[]; // [l] (N, H) h of layer l after reading char t
+  readonly state: StateKind;        // what the activations are: h, or tanh(c) of an LSTM
+  readonly activations: Float32Array[]; // [l] (N, H) the state of layer l after reading char t
 }
 
 export interface AnalyzeOptions {
@@ -49,6 +75,7 @@ export interface AnalyzeOptions {
   offset?: number;  // first position to record; the model still reads the text before it (default 0)
   length?: number;  // positions to record (default: to the end)
   chunk?: number;   // time steps per pass (default DEFAULT_CHUNK)
+  state?: StateKind; // the activations recorded (default 'h')
 }
 
 /**
@@ -64,6 +91,8 @@ export function analyzeText(net: Network, ids: IdArray, options: AnalyzeOptions 
   if (!Number.isInteger(offset) || offset < 0 || offset >= ids.length) {
     throw new CharnnError(`The start position must be from 0 to ${ids.length - 1} (the text has ${ids.length} characters), got ${offset}.`);
   }
+  const state = options.state ?? 'h';
+  checkStateKind(net.config.cell, state);
   const probs = new Float32Array(N).fill(NaN);
   const ranks = new Int32Array(N);
   const topIds = new Int32Array(N * K).fill(-1);
@@ -75,15 +104,7 @@ export function analyzeText(net: Network, ids: IdArray, options: AnalyzeOptions 
   forEachChunk(net, ids, offset + N, (pass, start, count) => {
     for (let r = 0; r < count; r++) {
       const t = start + r;
-      // activations after reading t: hs block r + 1
-      if (t >= offset) {
-        const n = t - offset;
-        for (let l = 0; l < L; l++) {
-          const hs = pass.layers[l].hs;
-          const src = (r + 1) * H;
-          activations[l].set(hs.subarray(src, src + H), n * H);
-        }
-      }
+      if (t >= offset) for (let l = 0; l < L; l++) readState(pass, l, r, state, activations[l], (t - offset) * H);
       // logits after reading t predict t + 1
       const n = t + 1 - offset;
       if (n < 0 || n >= N) continue;
@@ -97,7 +118,7 @@ export function analyzeText(net: Network, ids: IdArray, options: AnalyzeOptions 
     }
   }, options.chunk);
 
-  return { offset, ids: ids.subarray(offset, offset + N), probs, ranks, topK: K, topIds, topProbs, layers: L, hiddenSize: H, activations };
+  return { offset, ids: ids.subarray(offset, offset + N), probs, ranks, topK: K, topIds, topProbs, layers: L, hiddenSize: H, state, activations };
 }
 
 /** out = softmax(logits[row … row+V)), in float64. */

@@ -6,7 +6,7 @@
 import type { IdArray, Vocab } from '../data/corpus.js';
 import type { Network } from '../model.js';
 import { CharnnError } from '../errors.js';
-import { forEachChunk } from './analyze.js';
+import { checkStateKind, forEachChunk, readState, type StateKind } from './analyze.js';
 
 export interface UnitCorrelation {
   layer: number;
@@ -52,10 +52,12 @@ export function matchIndicator(ids: ArrayLike<number>, vocab: Vocab, pattern: Re
 
 /**
  * Reads ids[0 … N) (N = inside.length) from a zero state and returns every unit of every layer ranked by |r|,
- * largest first. Units that never move (zero variance) get r = 0.
+ * largest first; a unit's activation is its h, or with state 'c' tanh of its LSTM cell state. Units that never
+ * move (zero variance) get r = 0.
  */
-export function correlateUnits(net: Network, ids: IdArray, inside: Uint8Array): UnitCorrelation[] {
+export function correlateUnits(net: Network, ids: IdArray, inside: Uint8Array, state: StateKind = 'h'): UnitCorrelation[] {
   const { hiddenSize: H, layers: L } = net.config;
+  checkStateKind(net.config.cell, state);
   const N = inside.length;
   let insideCount = 0;
   for (let t = 0; t < N; t++) insideCount += inside[t];
@@ -66,15 +68,15 @@ export function correlateUnits(net: Network, ids: IdArray, inside: Uint8Array): 
   const sumA = new Float64Array(L * H);   // (L, H)
   const sumAA = new Float64Array(L * H);  // (L, H)
   const sumAY = new Float64Array(L * H);  // (L, H)
+  const row = new Float32Array(H); // (H) one layer's state after one character
   forEachChunk(net, ids, N, (pass, start, count) => {
     for (let l = 0; l < L; l++) {
-      const hs = pass.layers[l].hs;
       const base = l * H;
       for (let r = 0; r < count; r++) {
-        const row = (r + 1) * H; // hs block r + 1: h after reading position start + r
+        readState(pass, l, r, state, row, 0);
         const y = inside[start + r];
         for (let j = 0; j < H; j++) {
-          const a = hs[row + j];
+          const a = row[j];
           sumA[base + j] += a;
           sumAA[base + j] += a * a;
           if (y) sumAY[base + j] += a;

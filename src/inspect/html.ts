@@ -3,7 +3,7 @@
 // selector recolors the text by surprise or by any unit. Builds a string; the CLI writes it.
 //
 // Dimension legend: N characters on the page, L layers, H hidden size, K top-k.
-// Size: activations are embedded as int8 (a·127, rounded; |h| ≤ 1 for every cell type), L·H·N bytes before base64;
+// Size: activations are embedded as int8 (a·127, rounded; |h| ≤ 1 for every cell type, and |tanh(c)| ≤ 1), L·H·N bytes before base64;
 // the CLI limits N (--max-chars) so a 2×128 model over 5,000 characters makes a page of about 1.8 MB.
 
 import type { Vocab } from '../data/corpus.js';
@@ -41,6 +41,7 @@ interface PageData {
   probabilityScale: typeof PROBABILITY_SCALE;
   activationScale: typeof ACTIVATION_SCALE;
   initial: string;        // 'surprise' or 'l:u'
+  state: 'h' | 'c';       // the activations are h, or tanh(c) of an LSTM
   correlations: { pattern: string; units: UnitCorrelation[] } | null;
 }
 
@@ -72,6 +73,7 @@ export function renderPage(analysis: TextAnalysis, vocab: Vocab, options: PageOp
     probabilityScale: PROBABILITY_SCALE,
     activationScale: ACTIVATION_SCALE,
     initial: coloring.kind === 'surprise' ? 'surprise' : `${coloring.layer}:${coloring.unit}`,
+    state: analysis.state,
     correlations: options.correlations ?? null,
   };
   return PAGE_HEAD.replace('%TITLE%', escapeHtml(data.title)) +
@@ -168,6 +170,7 @@ const PAGE_SCRIPT = String.raw`
 'use strict';
 var D = JSON.parse(document.getElementById('data').textContent);
 var N = D.ids.length, H = D.hiddenSize, L = D.layers, K = D.topK;
+var STATE = D.state === 'c' ? 'tanh(cell state)' : 'activation';
 var raw = atob(D.activations);
 var act = new Int8Array(raw.length);
 for (var i = 0; i < raw.length; i++) act[i] = raw.charCodeAt(i) << 24 >> 24;
@@ -279,7 +282,7 @@ function paint() {
   bar.style.background = 'linear-gradient(to right, ' + stops.join(', ') + ')';
   legend.appendChild(bar);
   legend.appendChild(el('span', null, hi));
-  legend.appendChild(el('span', null, coloring === 'surprise' ? '· probability the model gave each character' : '· activation of unit ' + coloring + ' after reading each character'));
+  legend.appendChild(el('span', null, coloring === 'surprise' ? '· probability the model gave each character' : '· ' + STATE + ' of unit ' + coloring + ' after reading each character'));
   select.value = coloring;
 }
 select.addEventListener('change', function () {
@@ -343,7 +346,7 @@ function show(n) {
   var sw2 = el('span', { class: 'swatch' });
   sw2.style.background = rgb(colorAt(D.activationScale, a));
   unitRow.appendChild(sw2);
-  unitRow.appendChild(document.createTextNode('unit ' + neuron + ' = ' + signed(a)));
+  unitRow.appendChild(document.createTextNode('unit ' + neuron + (D.state === 'c' ? ' tanh(c)' : '') + ' = ' + signed(a)));
   tip.appendChild(unitRow);
   tip.hidden = false;
   place(spans[n]);

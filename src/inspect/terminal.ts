@@ -118,11 +118,12 @@ export function renderLegend(analysis: TextAnalysis, coloring: Coloring, chalk: 
     if (predicted > 0) lines.push(`${predicted} characters predicted, ${bitsPerChar.toFixed(3)} bits per character.`);
   } else {
     const name = `${coloring.layer}:${coloring.unit}`;
+    const what = stateName(analysis);
     if (plain) {
-      lines.push(`Digits under each character: activation of unit ${name} after reading it, -1 … +1 in ten bins (0 = -1 … -0.8, 5 = 0 … 0.2, 9 = 0.8 … 1).`);
+      lines.push(`Digits under each character: ${what} of unit ${name} after reading it, -1 … +1 in ten bins (0 = -1 … -0.8, 5 = 0 … 0.2, 9 = 0.8 … 1).`);
     } else {
       const swatches = [-1, -0.5, 0, 0.5, 1].map((a) => swatch(chalk, ACTIVATION_SCALE, a, (a > 0 ? `+${a}` : String(a)).padStart(4)));
-      lines.push(`Activation of unit ${name} after reading each character: ${swatches.join('')}`);
+      lines.push(`${what[0].toUpperCase()}${what.slice(1)} of unit ${name} after reading each character: ${swatches.join('')}`);
     }
     const values = analysis.activations[coloring.layer];
     const H = analysis.hiddenSize;
@@ -136,6 +137,11 @@ export function renderLegend(analysis: TextAnalysis, coloring: Coloring, chalk: 
     lines.push(`Unit ${name}: mean ${(sum / N).toFixed(3)}, positive on ${((100 * positive) / N).toFixed(0)}% of ${N} characters.`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** What a unit's value is, in words: its activation (h) or tanh of its LSTM cell state. */
+export function stateName(analysis: TextAnalysis): string {
+  return analysis.state === 'c' ? 'tanh(cell state)' : 'activation';
 }
 
 function swatch(chalk: ChalkInstance, scale: Scale, value: number, label: string): string {

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Command } from 'commander';
 import { CharnnError } from '../../errors.js';
-import { UsageError, wholeNumber } from '../options.js';
+import { oneOf, UsageError, wholeNumber } from '../options.js';
 import { colorLevel, formatCount, printNote, StatusLine, style } from '../output.js';
 import type { Coloring } from '../../inspect/terminal.js';
 import type { TextAnalysis } from '../../inspect/analyze.js';
@@ -23,6 +23,7 @@ export interface InspectCliOptions {
   correlateChars: number;
   start: number;
   width?: number;
+  state: 'h' | 'c';
 }
 
 const DEFAULT_MAX_CHARS = 5_000;          // characters shown (or embedded in the page): a page stays near 2 MB for 2×128
@@ -47,6 +48,7 @@ export function registerInspectCommand(program: Command): void {
     .option('--top <k>', "a table instead of the heat map: each character's probability and the model's top-k guesses there", wholeNumber('--top', 1, 50))
     .option('--html <out.html>', 'write one self-contained web page: hover a character for its probability, top-5 and a unit; pick any unit')
     .option('--correlate <regex>', 'rank the units whose activation best tracks "inside a match of this regex" (multiline, Unicode)')
+    .option('--state <h|c>', "a unit's activation: its hidden state h, or (LSTM) tanh of its cell state c, as in the blog", oneOf('--state', ['h', 'c'] as const), 'h')
     .option('--units <n>', `units listed by --correlate (default ${DEFAULT_UNITS})`, wholeNumber('--units', 1), DEFAULT_UNITS)
     .option('--max-chars <n>', `characters shown or put in the page (default ${formatCount(DEFAULT_MAX_CHARS)})`, wholeNumber('--max-chars', 1, 1_000_000), DEFAULT_MAX_CHARS)
     .option('--correlate-chars <n>', `characters --correlate reads from the start (default ${formatCount(DEFAULT_CORRELATE_CHARS)})`, wholeNumber('--correlate-chars', 2), DEFAULT_CORRELATE_CHARS)
@@ -54,13 +56,14 @@ export function registerInspectCommand(program: Command): void {
     .option('--width <columns>', 'wrap the heat map at this width (default: the terminal width, or 80)', wholeNumber('--width', 8, 10_000))
     .addHelpText('after', `
 The probability of a character is what the model gave it having read the text before it; a unit's activation is
-its hidden state h after reading the character. Without color (not a terminal, NO_COLOR) the heat map prints a
+its hidden state h after reading the character (with --state c, tanh of an LSTM's cell state). Without color (not a terminal, NO_COLOR) the heat map prints a
 line of digits under each line of text.
 
 Examples:
   charnn inspect play.txt -c checkpoints/
   charnn inspect play.txt --correlate '^[A-Z][A-Z ]+:' --units 5
   charnn inspect play.txt --neuron 1:42 | less -R
+  charnn inspect play.txt --state c --correlate '\\([^)]*\\)'
   head -c 2000 play.txt | charnn inspect - --top 5
   charnn inspect play.txt --html inside.html --correlate '"[^"]*"'`)
     .action(async (source: string, options: InspectCliOptions) => {
@@ -71,7 +74,7 @@ Examples:
 async function inspect(source: string, options: InspectCliOptions): Promise<void> {
   const { loadModel } = await import('../../lm.js');
   const { readCorpus } = await import('../../data/corpus.js');
-  const { analyzeText } = await import('../../inspect/analyze.js');
+  const { analyzeText, checkStateKind } = await import('../../inspect/analyze.js');
   const { compilePattern, correlateUnits, matchIndicator } = await import('../../inspect/correlate.js');
   const terminal = await import('../../inspect/terminal.js');
 
@@ -81,6 +84,7 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
   if (model.config.bidirectional) {
     throw new CharnnError(`${model.path} is a bidirectional (fill-in) model; inspect reads text left to right, so give it a left-to-right model.`);
   }
+  checkStateKind(cell, options.state);
   if (options.neuron && (options.neuron.layer >= L || options.neuron.unit >= H)) {
     throw new UsageError(
       `--neuron ${options.neuron.layer}:${options.neuron.unit} is outside this model: it has ${L} layer${L > 1 ? 's' : ''} (0–${L - 1}) of ${H} units (0–${H - 1}).`,
@@ -104,12 +108,12 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
       const n = Math.min(ids.length, options.correlateChars);
       status.update(`Correlating ${L * H} units with /${options.correlate}/ over ${formatCount(n)} characters…`);
       const scope = ids.subarray(0, n);
-      ranked = correlateUnits(model.net, scope, matchIndicator(scope, model.vocab, pattern));
+      ranked = correlateUnits(model.net, scope, matchIndicator(scope, model.vocab, pattern), options.state);
     }
     if (!correlateOnly) {
       status.update(`Reading ${formatCount(Math.min(ids.length, options.start + options.maxChars))} characters…`);
       analysis = analyzeText(model.net, ids, {
-        topK: Math.max(options.top ?? 0, PAGE_TOP_K), offset: options.start, length: options.maxChars,
+        topK: Math.max(options.top ?? 0, PAGE_TOP_K), offset: options.start, length: options.maxChars, state: options.state,
       });
     }
   } finally {
@@ -122,8 +126,8 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
     const rows = top.map((u, i) => `${String(i + 1).padStart(4)}  ${`${u.layer}:${u.unit}`.padEnd(7)}  ${u.r >= 0 ? '+' : '-'}${Math.abs(u.r).toFixed(3)}`);
     process.stdout.write(`rank  unit        r\n${rows.join('\n')}\n`);
     printNote(style().dim(
-      `r: Pearson correlation of the unit's activation with "inside a match" over ${formatCount(Math.min(ids.length, options.correlateChars))} characters; ` +
-      `negative r tracks the outside. View one with: --neuron ${top[0].layer}:${top[0].unit}`,
+      `r: Pearson correlation of the unit's ${options.state === 'c' ? 'tanh(c)' : 'activation'} with "inside a match" over ${formatCount(Math.min(ids.length, options.correlateChars))} characters; ` +
+      `negative r tracks the outside. View one with: --neuron ${top[0].layer}:${top[0].unit}${options.state === 'c' ? ' --state c' : ''}`,
     ));
   }
 
@@ -138,7 +142,7 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
     const { renderPage } = await import('../../inspect/html.js');
     const header = model.header;
     const details = [
-      `${cell} ${L}×${H}`,
+      `${cell} ${L}×${H}${options.state === 'c' ? ', units show tanh(cell state)' : ''}`,
       `iteration ${formatCount(header.iteration)}`,
       ...(header.valLoss !== null ? [`val ${(header.valLoss / Math.LN2).toFixed(3)} bits/char`] : []),
       `${formatCount(shown)} characters of ${source === '-' ? 'standard input' : source}${options.start > 0 ? ` from ${formatCount(options.start)}` : ''}`,
