@@ -180,6 +180,22 @@ describe.skipIf(!wasmSimdAvailable())('element-wise wasm kernels against the flo
     }
   });
 
+  it('gemmNN with a few rows (the unpacked kernel) and with many (the blocked one)', () => {
+    const random = seedrandom('small-gemm');
+    for (const [M, N, K] of [[1, 512, 128], [1, 65, 128], [2, 7, 3], [3, 33, 300], [4, 16, 1], [1, 5, 0], [5, 19, 21]]) {
+      for (const accumulate of [false, true]) {
+        const lda = K + 2, ldb = N + 1, ldc = N + 3;
+        const [A, AR] = pair(fast, M * lda + 1, random);
+        const [Bm, BR] = pair(fast, Math.max(K, 1) * ldb + 1, random);
+        const [C, CR] = pair(fast, M * ldc + 1, random);
+        fast.gemmNN(M, N, K, A, 1, lda, Bm, 1, ldb, C, 1, ldc, accumulate);
+        ref.gemmNN(M, N, K, AR, 1, lda, BR, 1, ldb, CR, 1, ldc, accumulate);
+        // sums of K products of magnitude ≤ 9: rounding grows with K
+        for (let i = 0; i < C.length; i++) expect(Math.abs(C[i] - CR[i]), `${M}×${N}×${K} at ${i}`).toBeLessThan(1e-5 * (1 + K));
+      }
+    }
+  });
+
   it('refuses arrays that are not its own, and reads ids that are not in its memory through the twin', () => {
     const B = 2, H = 4;
     const foreign = new Float32Array(100);

@@ -34,7 +34,13 @@ interface CellsExports {
   addInPlace(out: number, x: number, n: number): void;
   softmaxRows(logits: number, N: number, V: number): void;
   softmaxBackward(logits: number, targets: number, N: number, V: number, scale: number): void;
+  gemmSmallNN(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, accumulate: number): void;
 }
+
+/** Up to this many rows of A, gemmNN skips the blocked GEMM's packing (the sampler runs M = 1). */
+const SMALL_GEMM_ROWS = 4;
+
+type GemmNN = Kernels['gemmNN'];
 
 interface WebAssemblyApi {
   Module: new (bytes: Uint8Array) => object;
@@ -52,11 +58,19 @@ function instantiateCells(memory: SharedWasmMemory): CellsExports {
 
 export type ElementWise = Omit<Kernels, 'name' | 'precision' | 'alloc' | 'allocIds' | 'gemmNN' | 'gemmNT' | 'gemmTN'>;
 
+/** gemmNN that takes the unpacked small-M kernel for a few rows and `blocked` otherwise. */
+function routeSmall(small: GemmNN, blocked: GemmNN): GemmNN {
+  return (M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) =>
+    (M <= SMALL_GEMM_ROWS ? small : blocked)(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate);
+}
+
 /**
  * The element-wise kernels over `memory`. `owns(buffer)` says whether an ArrayBuffer is (a past or present
  * buffer of) that memory.
  */
-export function elementWiseKernels(memory: SharedWasmMemory, owns: (buffer: ArrayBufferLike) => boolean): ElementWise {
+export function elementWiseKernels(
+  memory: SharedWasmMemory, owns: (buffer: ArrayBufferLike) => boolean,
+): ElementWise & { gemmSmallNN: GemmNN } {
   const x = instantiateCells(memory);
 
   // Byte address of element `first` of X, after checking that X lives in this memory and holds first … last.
@@ -68,6 +82,17 @@ export function elementWiseKernels(memory: SharedWasmMemory, owns: (buffer: Arra
   const inMemory = (ids: Int32Array, n: number) => owns(ids.buffer) && n <= ids.length;
 
   return {
+    gemmSmallNN(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) {
+      if (M === 0 || N === 0) return;
+      const c = at(C, cOff, cOff + (M - 1) * ldc + N - 1, 'C');
+      if (K === 0) {
+        if (!accumulate) for (let i = 0; i < M; i++) C.fill(0, cOff + i * ldc, cOff + i * ldc + N);
+        return;
+      }
+      const a = at(A, aOff, aOff + (M - 1) * lda + K - 1, 'A');
+      const b = at(B, bOff, bOff + (K - 1) * ldb + N - 1, 'B');
+      x.gemmSmallNN(M, N, K, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0);
+    },
     lstmForwardStep(hs, cs, tanhC, gates, B, H, t) {
       const n = B * H;
       x.lstmForwardStep(
@@ -172,6 +197,7 @@ export function withFusedKernels(base: WasmKernels): FusedWasmKernels {
     own.add(view.buffer);
     return view;
   };
+  const { gemmSmallNN, ...elementWise } = elementWiseKernels(base.memory, (buffer) => own.has(buffer));
   return {
     name: base.name,
     precision: base.precision,
@@ -180,10 +206,10 @@ export function withFusedKernels(base: WasmKernels): FusedWasmKernels {
     close: () => base.close(),
     alloc,
     allocIds: idsFrom(alloc),
-    gemmNN: base.gemmNN,
+    gemmNN: routeSmall(gemmSmallNN, base.gemmNN),
     gemmNT: base.gemmNT,
     gemmTN: base.gemmTN,
-    ...elementWiseKernels(base.memory, (buffer) => own.has(buffer)),
+    ...elementWise,
   };
 }
 
@@ -274,15 +300,16 @@ export function attachWasmKernels(d: AttachDescriptor): AttachedKernels {
     const b = K > 0 ? address(B, bOff, transB ? bOff + (N - 1) * ldb + K - 1 : bOff + (K - 1) * ldb + N - 1, 'B') : 0;
     entry(M, N, K, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0, scratch);
   };
+  const { gemmSmallNN, ...elementWise } = elementWiseKernels(memory, (buffer) => own.has(buffer));
   const kernels: Kernels = {
     name: d.fusedMultiplyAdd ? 'wasm-simd-fma' : 'wasm-simd',
     precision: 'f32',
     alloc,
     allocIds: idsFrom(alloc),
-    gemmNN: form(gemm.gemmNN, false, false),
+    gemmNN: routeSmall(gemmSmallNN, form(gemm.gemmNN, false, false)),
     gemmNT: form(gemm.gemmNT, false, true),
     gemmTN: form(gemm.gemmTN, true, false),
-    ...elementWiseKernels(memory, (buffer) => own.has(buffer)),
+    ...elementWise,
   };
   return { kernels, viewAt, idsAt };
 }
