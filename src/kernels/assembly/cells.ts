@@ -279,13 +279,15 @@ export function addBiasRows(out: usize, N: i32, G: i32, bias: usize): void {
 
 /** dbias += Σ_r dout[r] (rows in order, so the sum is the reference's). */
 export function sumRows(dbias: usize, dout: usize, N: i32, G: i32): void {
+  // row by row: dout streams through once and dbias stays in L1 (a column-first sweep re-read each cache line 4×)
   const rowBytes = <usize>G << 2;
-  for (let j = 0; j < G; j = advance(j, G)) {
-    const vector = j + 4 <= G;
-    const e: usize = <usize>j << 2;
-    let acc = ld(dbias + e, vector);
-    for (let r = 0; r < N; r++) acc = f32x4.add(acc, ld(dout + <usize>r * rowBytes + e, vector));
-    st(dbias + e, acc, vector);
+  for (let r = 0; r < N; r++) {
+    const src = dout + <usize>r * rowBytes;
+    for (let j = 0; j < G; j = advance(j, G)) {
+      const vector = j + 4 <= G;
+      const e: usize = <usize>j << 2;
+      st(dbias + e, f32x4.add(ld(dbias + e, vector), ld(src + e, vector)), vector);
+    }
   }
 }
 
