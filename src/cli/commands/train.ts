@@ -4,7 +4,6 @@
 
 import { mkdir, access, constants as fsConstants, stat } from 'node:fs/promises';
 import { basename, dirname, extname } from 'node:path';
-import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import type { CellType } from '../../model.js';
 import type { OptimizerName } from '../../optim.js';
@@ -43,7 +42,7 @@ export interface TrainCliOptions {
   keep: number;
   name?: string;
   resume?: string;
-  seed?: number;
+  seed: number;
   sampleEvery?: number;
   json: boolean;
   raw: boolean;
@@ -52,6 +51,10 @@ export interface TrainCliOptions {
 }
 
 const DEFAULT_EPOCHS = 10;            // when no budget flag is given
+// char-rnn's default, so the same command gives the same run. Some seeds sit on the unigram plateau (loss ~3.17 on
+// names.txt) through the first epochs, and ten epochs of names.txt are only 210 updates: the README's quick start
+// was checked with this seed.
+const DEFAULT_SEED = 123;
 const MAX_EVAL_EVERY = 1000;          // validate once per epoch, but at least this often
 const SAMPLE_EVERY_LENGTH = 200;      // characters in a --sample-every sample (as min-char-rnn)
 const STATUS_REFRESH_MS = 100;        // live line updates; faster is unreadable and costs terminal time
@@ -86,7 +89,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--keep <n>', "checkpoints of this run to keep besides its best one", wholeNumber('--keep', 0), 5)
     .option('--name <name>', 'run name, the start of checkpoint file names (default: the corpus file name)')
     .option('--resume <checkpoint>', 'continue a run from a checkpoint file, or from the newest checkpoint in a directory')
-    .option('--seed <n>', 'random seed for initialisation and dropout (default: random, saved in the checkpoint)', seed('--seed'))
+    .option('--seed <n>', 'random seed for initialisation and dropout; the same seed gives the same run', seed('--seed'), DEFAULT_SEED)
     .option('--sample-every <iters>', 'print a short sample to stderr every this many iterations', wholeNumber('--sample-every', 1))
     .option('--json', 'write one JSON object per iteration to stdout instead of the live status line', false)
     .option('--raw', 'train on raw bytes instead of UTF-8 characters', false)
@@ -172,7 +175,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
         valFrac: options.valFrac,
         evalEvery: 1, // replaced below, once the epoch length is known
         valBatches: options.valBatches,
-        seed: options.seed ?? randomInt(2 ** 31),
+        seed: options.seed,
       };
       const { train: trainIds } = splitCorpus(corpus.ids, training.valFrac);
       const batchesPerEpoch = new BatchLoader(trainIds, training.batchSize, training.seqLength, 'training text').batchesPerEpoch;
