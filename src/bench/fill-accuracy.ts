@@ -2,6 +2,7 @@
 // the same size trained for the same number of iterations. Run after a build:
 //   node dist/bench/fill-accuracy.js [--data PATH] [--model lstm] [--layers 1] [--hidden 128] [--iters 1500]
 //     [--batch 32] [--seq 64] [--lr 0.002] [--mask-frac 0.1] [--eval-chars 0] [--seed 0] [--out DIR]
+//     [--only bidirectional|left-to-right]
 // Both models train on the first 90% of the text (the last 10% is their validation split, never trained on);
 // mask-frac of the held-out characters (first eval-chars of it; 0 = all) are masked with a seeded generator and
 // filled by each model (charnn fill's algorithm). One JSON object per result on stdout, progress on stderr.
@@ -30,6 +31,7 @@ const maskFrac = Number(option('mask-frac', '0.1'));
 const evalChars = Number(option('eval-chars', '0'));
 const seed = Number(option('seed', '0'));
 const outDir = option('out', '');
+const only = option('only', '');
 
 const corpus = await readCorpus(data);
 const { val } = splitCorpus(corpus.ids, 0.1);
@@ -55,6 +57,7 @@ console.log(JSON.stringify({ heldOutChars: heldOut.length, masked: maskCount, mo
 
 for (const bidirectional of [true, false]) {
   const name = bidirectional ? 'bidirectional' : 'left-to-right';
+  if (only !== '' && only !== name) continue;
   const run = TrainingRun.create({
     corpus,
     model: { cell, hiddenSize, layers, dropout: 0, ...(bidirectional && { bidirectional: true, maskFrac: 0.15 }) },
