@@ -26,7 +26,7 @@ first, re-reading after each (one pass of the model per gap). A left-to-right mo
 the text before it.
 
 Examples:
-  charnn fill 'To be, or not to b_, that is the qu_____on'
+  charnn fill 'To be, or not to b_, that is the qu_____n'
   charnn fill damaged.txt --mask '?' > repaired.txt
   echo 'Wh_t's in a n_me?' | charnn fill --checkpoint checkpoints/shakespeare-bi`)
     .action(async (source: string | undefined, options: FillCliOptions) => {
