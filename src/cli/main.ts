@@ -46,10 +46,10 @@ Start here:
 }
 
 /** Runs the CLI on process.argv-style arguments and sets process.exitCode; never throws. */
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], program: Command = buildProgram()): Promise<void> {
   installStdoutGuard();
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (error) {
     process.exitCode = report(error);
   }
