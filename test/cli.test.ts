@@ -140,6 +140,22 @@ describe('charnn train', () => {
     expect(done.stderr).toMatch(/already at iteration 60/);
   });
 
+  it('--json into a reader that goes away (| head -1): stops, saves, exits 0', async () => {
+    const dir = join(work, 'head');
+    const r = await new Promise<{ code: number | null; stderr: string; out: string }>((resolvePromise) => {
+      const child = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" train "${NAMES}" ${TINY.join(' ')} --max-iters 1000000 --json --checkpoint-dir "${dir}" | head -n 1`], { cwd: work });
+      let out = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.on('close', (code) => resolvePromise({ code, stderr, out }));
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ iter: 1 });
+    expect(r.stderr).toMatch(/Stopped because the reader of the output went away/);
+    expect(readdirSync(dir).some((f) => f.endsWith('.ckpt'))).toBe(true);
+  });
+
   it('Ctrl-C finishes the step, saves a checkpoint that loads, says where, and exits 130', async () => {
     const dir = join(work, 'interrupted');
     const child = spawn(process.execPath, [BIN, 'train', NAMES, ...TINY, '--max-iters', '1000000', '--json', '--checkpoint-dir', dir], {

@@ -257,7 +257,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
     progress.finish();
     status.stop();
     disposeInterrupt();
-    await reportEnd(run, summary, checkpointDir, corpusArg ?? corpusSource, stopSignal !== null);
+    await reportEnd(run, summary, checkpointDir, corpusArg ?? corpusSource, stopSignal !== null, stdoutClosed);
     return stopSignal ? exitCodeFor(stopSignal) : 0;
   } finally {
     status?.stop();
@@ -469,7 +469,9 @@ class ProgressReporter {
   }
 }
 
-async function reportEnd(run: TrainingRun, summary: TrainingSummary, dir: string, corpusForResume: string, interrupted: boolean): Promise<void> {
+async function reportEnd(
+  run: TrainingRun, summary: TrainingSummary, dir: string, corpusForResume: string, interrupted: boolean, stdoutClosed: boolean,
+): Promise<void> {
   const s = style();
   const bpc = (loss: number) => (loss / Math.LN2).toFixed(3);
   if (interrupted) {
@@ -484,7 +486,8 @@ async function reportEnd(run: TrainingRun, summary: TrainingSummary, dir: string
     summary.trainLoss !== null ? `train loss ${summary.trainLoss.toFixed(3)}` : null,
     summary.valLoss !== null ? `val loss ${summary.valLoss.toFixed(3)} (${bpc(summary.valLoss)} bits/char)` : null,
   ].filter(Boolean).join(', ');
-  printNote(`${s.green('Done')}: ${summary.iterations} iterations, ${losses}, in ${formatDuration(run.elapsedMs)} of training.`);
+  const ending = stdoutClosed ? s.yellow('Stopped because the reader of the output went away') : s.green('Done');
+  printNote(`${ending}: ${summary.iterations} iterations, ${losses}, in ${formatDuration(run.elapsedMs)} of training.`);
   printNote(`Best checkpoint: ${s.bold(best ?? '(none)')}`);
   if (run.net.config.bidirectional) {
     if (run.valAccuracy !== null) printNote(`Masked characters restored on the validation text: ${(100 * run.valAccuracy).toFixed(1)}%.`);
