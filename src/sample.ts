@@ -28,7 +28,7 @@ export function primeIds(text: string, vocab: Vocab): number[] {
     else ids.push(id);
   }
   if (unknown.size > 0) {
-    const names = [...unknown].map((c) => describeChar(c)).join(', ');
+    const names = [...unknown].map((c) => describeChar(c, vocab.encoding)).join(', ');
     throw new CharnnError(`The prime text has ${unknown.size === 1 ? 'a character' : 'characters'} the model never saw: ${names}.`);
   }
   return ids;
