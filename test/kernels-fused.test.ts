@@ -196,6 +196,31 @@ describe.skipIf(!wasmSimdAvailable())('element-wise wasm kernels against the flo
     }
   });
 
+  it('gemmPacked: weights packed once (plain and transposed) times rows of A, ragged and deep', () => {
+    const random = seedrandom('packed');
+    // [M, N, K]: the LSTM step shapes, ragged rows and columns, K deep enough that A is packed in two row chunks,
+    // and one too deep for the scratch (the TypeScript fallback)
+    for (const [M, N, K] of [[50, 512, 128], [25, 128, 512], [7, 13, 5], [3, 8, 1], [30, 20, 3000], [2, 3, 14000], [1, 1, 1]]) {
+      for (const transposed of [false, true]) {
+        for (const accumulate of [false, true]) {
+          const lda = K + 1, ldc = N + 2;
+          const [W, WR] = pair(fast, K * N, random, 1);
+          const packed = fast.alloc(fast.packedSize(K, N));
+          const packedR = ref.alloc(ref.packedSize(K, N));
+          fast.packB(packed, W, K, N, transposed);
+          ref.packB(packedR, WR, K, N, transposed);
+          const [A, AR] = pair(fast, M * lda + 2, random, 1);
+          const [C, CR] = pair(fast, M * ldc + 3, random, 1);
+          fast.gemmPacked(M, N, K, A, 2, lda, packed, C, 3, ldc, accumulate);
+          ref.gemmPacked(M, N, K, AR, 2, lda, packedR, CR, 3, ldc, accumulate);
+          for (let i = 0; i < C.length; i++) {
+            expect(Math.abs(C[i] - CR[i]), `${M}×${N}×${K} ${transposed ? 'T' : 'N'} at ${i}`).toBeLessThan(2e-6 * (1 + Math.sqrt(K) * 4));
+          }
+        }
+      }
+    }
+  });
+
   it('refuses arrays that are not its own, and reads ids that are not in its memory through the twin', () => {
     const B = 2, H = 4;
     const foreign = new Float32Array(100);

@@ -9,13 +9,16 @@
 //   c_t = f ⊙ c_{t-1} + i ⊙ g                          h_t = o ⊙ tanh(c_t)
 
 import type { FloatArray, Kernels } from '../kernels/types.js';
-import type { LayerWorkspace } from './workspace.js';
+import { packsWeights, type LayerWorkspace } from './workspace.js';
 
 export function lstmForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, G) */): void {
-  const { B, T, H, G, gates, hs, cs, tanhC } = ws;
+  const { B, T, H, G, gates, hs, cs, tanhC, packedWh } = ws;
+  const packed = packsWeights(T);
+  if (packed) k.packB(packedWh, Wh, H, G, false);
   for (let t = 0; t < T; t++) {
     // a += h_{t-1}·Wh (hs block t holds h_{t-1}; gates block t is (B, G))
-    k.gemmNN(B, G, H, hs, t * B * H, H, Wh, 0, G, gates, t * B * G, G, true);
+    if (packed) k.gemmPacked(B, G, H, hs, t * B * H, H, packedWh, gates, t * B * G, G, true);
+    else k.gemmNN(B, G, H, hs, t * B * H, H, Wh, 0, G, gates, t * B * G, G, true);
     // gates → i f g o; c_t, tanh(c_t), h_t
     k.lstmForwardStep(hs, cs, tanhC, gates, B, H, t);
   }
@@ -27,12 +30,15 @@ export function lstmForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H
  * ws.dhNext / ws.dcNext = dLoss/dh_0, dLoss/dc_0.
  */
 export function lstmBackward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, G) */, dWh: FloatArray /* (H, G) */): void {
-  const { B, T, H, G, gates, cs, tanhC, dgates, dhs, dhNext, dcNext } = ws;
+  const { B, T, H, G, gates, cs, tanhC, dgates, dhs, dhNext, dcNext, packedWhT } = ws;
+  const packed = packsWeights(T);
+  if (packed) k.packB(packedWhT, Wh, G, H, true);
   for (let t = T - 1; t >= 0; t--) {
     // dh = dhs_t + dhNext; dc = dcNext + dh·o·(1 - tanh²(c)); da_t from dc, dh; dcNext = dc·f
     k.lstmBackwardStep(dgates, dcNext, gates, cs, tanhC, dhs, dhNext, B, H, t);
     // dh_{t-1} = da_t·Whᵀ
-    k.gemmNT(B, H, G, dgates, t * B * G, G, Wh, 0, G, dhNext, 0, H, false);
+    if (packed) k.gemmPacked(B, H, G, dgates, t * B * G, G, packedWhT, dhNext, 0, H, false);
+    else k.gemmNT(B, H, G, dgates, t * B * G, G, Wh, 0, G, dhNext, 0, H, false);
   }
   // dWh += Σ_t h_{t-1}ᵀ·da_t, one GEMM over all steps (hs block t holds h_{t-1})
   k.gemmTN(H, G, T * B, ws.hs, 0, H, dgates, 0, G, dWh, 0, G, true);

@@ -4,13 +4,16 @@
 // The caller has already written the input projection x_t·Wx + b into ws.gates.
 
 import type { FloatArray, Kernels } from '../kernels/types.js';
-import type { LayerWorkspace } from './workspace.js';
+import { packsWeights, type LayerWorkspace } from './workspace.js';
 
 export function rnnForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, H) */): void {
-  const { B, T, H, gates, hs } = ws;
+  const { B, T, H, gates, hs, packedWh } = ws;
+  const packed = packsWeights(T);
+  if (packed) k.packB(packedWh, Wh, H, H, false);
   for (let t = 0; t < T; t++) {
     // a = x·Wx + b + h_{t-1}·Wh
-    k.gemmNN(B, H, H, hs, t * B * H, H, Wh, 0, H, gates, t * B * H, H, true);
+    if (packed) k.gemmPacked(B, H, H, hs, t * B * H, H, packedWh, gates, t * B * H, H, true);
+    else k.gemmNN(B, H, H, hs, t * B * H, H, Wh, 0, H, gates, t * B * H, H, true);
     // h_t = tanh(a)
     k.rnnForwardStep(hs, gates, B, H, t);
   }
@@ -18,12 +21,15 @@ export function rnnForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H,
 
 /** Out: ws.dgates = dLoss/da_t, dWh accumulated, ws.dhNext = dLoss/dh_0. */
 export function rnnBackward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, H) */, dWh: FloatArray /* (H, H) */): void {
-  const { B, T, H, gates, dgates, dhs, dhNext } = ws;
+  const { B, T, H, gates, dgates, dhs, dhNext, packedWhT } = ws;
+  const packed = packsWeights(T);
+  if (packed) k.packB(packedWhT, Wh, H, H, true);
   for (let t = T - 1; t >= 0; t--) {
     // da = (dh from above + dh from t+1) * (1 - h²)
     k.rnnBackwardStep(dgates, gates, dhs, dhNext, B, H, t);
     // dh_{t-1} = da_t·Whᵀ
-    k.gemmNT(B, H, H, dgates, t * B * H, H, Wh, 0, H, dhNext, 0, H, false);
+    if (packed) k.gemmPacked(B, H, H, dgates, t * B * H, H, packedWhT, dhNext, 0, H, false);
+    else k.gemmNT(B, H, H, dgates, t * B * H, H, Wh, 0, H, dhNext, 0, H, false);
   }
   // dWh += Σ_t h_{t-1}ᵀ·da_t (hs block t holds h_{t-1})
   k.gemmTN(H, H, T * B, ws.hs, 0, H, dgates, 0, H, dWh, 0, H, true);

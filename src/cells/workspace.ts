@@ -26,6 +26,16 @@ export interface LayerWorkspace {
   dhs: FloatArray;     // (T*B, H)   in: gradient w.r.t. h_t from the layer above / output layer
   dhNext: FloatArray;  // (B, H)     gradient flowing to h_{t-1}; after backward: gradient w.r.t. initial h
   dcNext: FloatArray;  // (B, H)     lstm: gradient flowing to c_{t-1}; after backward: w.r.t. initial c
+  packedWh: FloatArray;  // Wh (H, G) packed once per forward for the T recurrent products (kernels.packB)
+  packedWhT: FloatArray; // Whᵀ (G, H) packed once per backward
+}
+
+/**
+ * Whether the recurrent products of a T-step pass go through weights packed once (kernels.packB / gemmPacked):
+ * worth it from two steps on; a single step (the sampler) multiplies directly.
+ */
+export function packsWeights(T: number): boolean {
+  return T > 1;
 }
 
 export function allocLayerWorkspace(k: Kernels, cell: CellType, B: number, T: number, H: number): LayerWorkspace {
@@ -43,5 +53,7 @@ export function allocLayerWorkspace(k: Kernels, cell: CellType, B: number, T: nu
     dhs: k.alloc(T * B * H),
     dhNext: k.alloc(B * H),
     dcNext: cell === 'lstm' ? k.alloc(B * H) : empty,
+    packedWh: packsWeights(T) ? k.alloc(k.packedSize(H, G)) : empty,
+    packedWhT: packsWeights(T) ? k.alloc(k.packedSize(G, H)) : empty,
   };
 }

@@ -15,6 +15,9 @@ export function referenceKernels(precision: Precision = 'f64'): Kernels {
     gemmNN,
     gemmNT,
     gemmTN,
+    packedSize: (K: number, N: number) => K * N,
+    packB,
+    gemmPacked,
     lstmForwardStep,
     lstmBackwardStep,
     rnnForwardStep,
@@ -94,6 +97,20 @@ export function gemmTN(
       for (let j = 0; j < N; j++) C[cRow + j] += a * B[bRow + j];
     }
   }
+}
+
+// --- a weight matrix used at every time step --------------------------------------------------------------------
+
+/** The reference "packing" is op(B) itself, row-major K×N. */
+export function packB(dst: FloatArray, W: FloatArray, K: number, N: number, transposed: boolean): void {
+  for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) dst[k * N + j] = transposed ? W[j * K + k] : W[k * N + j];
+}
+
+export function gemmPacked(
+  M: number, N: number, K: number, A: FloatArray, aOff: number, lda: number, packed: FloatArray,
+  C: FloatArray, cOff: number, ldc: number, accumulate: boolean,
+): void {
+  gemmNN(M, N, K, A, aOff, lda, packed, 0, N, C, cOff, ldc, accumulate);
 }
 
 // --- cells, one step ---------------------------------------------------------------------------------------

@@ -55,6 +55,23 @@ export interface Kernels {
   /** A zero-filled id buffer the element-wise kernels can read (inputs, targets). */
   allocIds(length: number): Int32Array;
 
+  // --- a weight matrix used at every time step ---
+
+  /** Floats packB needs for a K×N op(B). */
+  packedSize(K: number, N: number): number;
+
+  /** dst = op(B) (K×N) in this backend's layout for gemmPacked: W is K×N, or N×K (op = transpose) when `transposed`. */
+  packB(dst: FloatArray, W: FloatArray, K: number, N: number, transposed: boolean): void;
+
+  /** C[M×N] = (accumulate ? C : 0) + A[M×K] · op(B), op(B) packed by packB: the recurrent product of each step. */
+  gemmPacked(
+    M: number, N: number, K: number,
+    A: FloatArray, aOff: number, lda: number,
+    packed: FloatArray,
+    C: FloatArray, cOff: number, ldc: number,
+    accumulate: boolean,
+  ): void;
+
   // --- cells, one step t (see cells/*.ts for the equations and the buffer shapes) ---
 
   /** LSTM step t: gates (T·B, G) pre-activations → activations; cs, hs ((T+1)·B, H) block t+1; tanhC (T·B, H). */

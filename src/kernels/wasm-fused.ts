@@ -11,7 +11,7 @@ import { assert } from '../errors.js';
 import * as reference from './reference.js';
 import type { FloatArray, Kernels } from './types.js';
 import type { SharedWasmMemory, WasmKernels } from './wasm.js';
-import { cellsSimdBase64, gemmRelaxedSimdBase64, gemmSimdBase64 } from './wasm-binary.js';
+import { cellsRelaxedSimdBase64, cellsSimdBase64, gemmRelaxedSimdBase64, gemmSimdBase64 } from './wasm-binary.js';
 
 interface CellsExports {
   lstmForwardStep(hs: number, cs: number, tanhC: number, gates: number, B: number, H: number, t: number): void;
@@ -35,6 +35,12 @@ interface CellsExports {
   softmaxRows(logits: number, N: number, V: number): void;
   softmaxBackward(logits: number, targets: number, N: number, V: number, scale: number): void;
   gemmSmallNN(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, accumulate: number): void;
+  packedSize(K: number, N: number): number;
+  packB(dst: number, W: number, K: number, N: number, transposed: number): void;
+  gemmPacked(
+    M: number, N: number, K: number, a: number, lda: number, packed: number, c: number, ldc: number, accumulate: number,
+    scratch: number, scratchFloats: number,
+  ): void;
 }
 
 /** Up to this many rows of A, gemmNN skips the blocked GEMM's packing (the sampler runs M = 1). */
@@ -49,14 +55,21 @@ interface WebAssemblyApi {
 
 const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
-let cellsModule: object | undefined;
+const cellsModules = new Map<boolean, object>();
 
-function instantiateCells(memory: SharedWasmMemory): CellsExports {
-  cellsModule ??= new webAssembly.Module(new Uint8Array(Buffer.from(cellsSimdBase64, 'base64')));
-  return new webAssembly.Instance(cellsModule, { env: { memory } }).exports as CellsExports;
+function instantiateCells(memory: SharedWasmMemory, fusedMultiplyAdd: boolean): CellsExports {
+  let module = cellsModules.get(fusedMultiplyAdd);
+  if (!module) {
+    module = new webAssembly.Module(new Uint8Array(Buffer.from(fusedMultiplyAdd ? cellsRelaxedSimdBase64 : cellsSimdBase64, 'base64')));
+    cellsModules.set(fusedMultiplyAdd, module);
+  }
+  return new webAssembly.Instance(module, { env: { memory } }).exports as CellsExports;
 }
 
 export type ElementWise = Omit<Kernels, 'name' | 'precision' | 'alloc' | 'allocIds' | 'gemmNN' | 'gemmNT' | 'gemmTN'>;
+
+/** Floats of scratch each elementWiseKernels instance owns: gemmPacked's packed rows of A and its 5×8 edge tile. */
+const SCRATCH_FLOATS = 65536 + 40;
 
 /** gemmNN that takes the unpacked small-M kernel for a few rows and `blocked` otherwise. */
 function routeSmall(small: GemmNN, blocked: GemmNN): GemmNN {
@@ -69,9 +82,10 @@ function routeSmall(small: GemmNN, blocked: GemmNN): GemmNN {
  * buffer of) that memory.
  */
 export function elementWiseKernels(
-  memory: SharedWasmMemory, owns: (buffer: ArrayBufferLike) => boolean,
+  memory: SharedWasmMemory, owns: (buffer: ArrayBufferLike) => boolean, fusedMultiplyAdd: boolean, scratch: Float32Array,
 ): ElementWise & { gemmSmallNN: GemmNN } {
-  const x = instantiateCells(memory);
+  const x = instantiateCells(memory, fusedMultiplyAdd);
+  assert(scratch.length >= SCRATCH_FLOATS, 'wasm kernels: scratch too small');
 
   // Byte address of element `first` of X, after checking that X lives in this memory and holds first … last.
   function at(X: FloatArray, first: number, last: number, operand: string): number {
@@ -82,6 +96,23 @@ export function elementWiseKernels(
   const inMemory = (ids: Int32Array, n: number) => owns(ids.buffer) && n <= ids.length;
 
   return {
+    packedSize: (K, N) => x.packedSize(K, N),
+    packB(dst, W, K, N, transposed) {
+      if (K === 0 || N === 0) return;
+      x.packB(at(dst, 0, x.packedSize(K, N) - 1, 'packed'), at(W, 0, K * N - 1, 'W'), K, N, transposed ? 1 : 0);
+    },
+    gemmPacked(M, N, K, A, aOff, lda, packed, C, cOff, ldc, accumulate) {
+      if (M === 0 || N === 0) return;
+      const c = at(C, cOff, cOff + (M - 1) * ldc + N - 1, 'C');
+      if (K === 0) {
+        if (!accumulate) for (let i = 0; i < M; i++) C.fill(0, cOff + i * ldc, cOff + i * ldc + N);
+        return;
+      }
+      const a = at(A, aOff, aOff + (M - 1) * lda + K - 1, 'A');
+      // the scratch holds at least one 5-row strip of A
+      if (5 * K + 40 > SCRATCH_FLOATS) return reference.gemmPacked(M, N, K, A, aOff, lda, unpacked(packed, K, N), C, cOff, ldc, accumulate);
+      x.gemmPacked(M, N, K, a, lda, at(packed, 0, x.packedSize(K, N) - 1, 'packed'), c, ldc, accumulate ? 1 : 0, scratch.byteOffset, SCRATCH_FLOATS);
+    },
     gemmSmallNN(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) {
       if (M === 0 || N === 0) return;
       const c = at(C, cOff, cOff + (M - 1) * ldc + N - 1, 'C');
@@ -177,6 +208,13 @@ export function elementWiseKernels(
   };
 }
 
+/** op(B) (K×N, row-major) back out of packB's panels: the rare fallback for a K too deep for the scratch. */
+function unpacked(packed: FloatArray, K: number, N: number): Float32Array {
+  const out = new Float32Array(K * N);
+  for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) out[k * N + j] = packed[Math.floor(j / 8) * 8 * K + k * 8 + (j % 8)];
+  return out;
+}
+
 /** Ids (Int32Array) as views of float32 allocations: both are 4 bytes wide and the allocator aligns to 64. */
 export function idsFrom(alloc: (length: number) => Float32Array): (length: number) => Int32Array {
   return (length) => {
@@ -197,7 +235,8 @@ export function withFusedKernels(base: WasmKernels): FusedWasmKernels {
     own.add(view.buffer);
     return view;
   };
-  const { gemmSmallNN, ...elementWise } = elementWiseKernels(base.memory, (buffer) => own.has(buffer));
+  const scratch = alloc(SCRATCH_FLOATS);
+  const { gemmSmallNN, ...elementWise } = elementWiseKernels(base.memory, (buffer) => own.has(buffer), base.fusedMultiplyAdd, scratch);
   return {
     name: base.name,
     precision: base.precision,
@@ -238,7 +277,7 @@ interface GemmExports {
 
 /** Bytes a worker's region needs besides its own buffers: the GEMM packing scratch. */
 export function attachOverheadBytes(): number {
-  return 2 * 1024 * 1024 + 64;
+  return 3 * 1024 * 1024;
 }
 
 export interface AttachedKernels {
@@ -300,7 +339,7 @@ export function attachWasmKernels(d: AttachDescriptor): AttachedKernels {
     const b = K > 0 ? address(B, bOff, transB ? bOff + (N - 1) * ldb + K - 1 : bOff + (K - 1) * ldb + N - 1, 'B') : 0;
     entry(M, N, K, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0, scratch);
   };
-  const { gemmSmallNN, ...elementWise } = elementWiseKernels(memory, (buffer) => own.has(buffer));
+  const { gemmSmallNN, ...elementWise } = elementWiseKernels(memory, (buffer) => own.has(buffer), d.fusedMultiplyAdd, alloc(SCRATCH_FLOATS));
   const kernels: Kernels = {
     name: d.fusedMultiplyAdd ? 'wasm-simd-fma' : 'wasm-simd',
     precision: 'f32',

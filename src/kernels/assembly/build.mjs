@@ -42,8 +42,9 @@ async function compile(source, features) {
 
 const simd = await compile(gemmSource, 'simd,threads');
 const relaxed = await compile(gemmSource, 'simd,threads,relaxed-simd');
-// The element-wise kernels (cells.ts) gain nothing from fused multiply-add; one plain SIMD build.
+// The element-wise kernels (cells.ts), likewise twice: its packed-weights GEMM uses FMA where it may.
 const cells = await compile(cellsSource, 'simd,threads');
+const cellsRelaxed = await compile(cellsSource, 'simd,threads,relaxed-simd');
 
 await writeFile(
   target,
@@ -53,6 +54,8 @@ await writeFile(
     `/** The same module built with relaxed SIMD (fused multiply-add); Node 20 needs --experimental-wasm-relaxed-simd. */\n` +
     `export const gemmRelaxedSimdBase64 =\n  '${relaxed}';\n\n` +
     `/** Element-wise kernels (cell steps, rows, softmax, optimizer), WebAssembly SIMD. */\n` +
-    `export const cellsSimdBase64 =\n  '${cells}';\n`,
+    `export const cellsSimdBase64 =\n  '${cells}';\n\n` +
+    `/** The same module built with relaxed SIMD (fused multiply-add in gemmPacked). */\n` +
+    `export const cellsRelaxedSimdBase64 =\n  '${cellsRelaxed}';\n`,
 );
-console.log(`wrote ${target} (${simd.length} + ${relaxed.length} + ${cells.length} base64 chars)`);
+console.log(`wrote ${target} (${simd.length} + ${relaxed.length} + ${cells.length} + ${cellsRelaxed.length} base64 chars)`);

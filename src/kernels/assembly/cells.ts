@@ -419,3 +419,126 @@ export function gemmSmallNN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize
     }
   }
 }
+
+// --- GEMM with a packed right operand -------------------------------------------------------------------------
+//
+// The recurrent product of every time step multiplies by the same weights (h·Wh forward, da·Whᵀ backward). The
+// blocked GEMM packs its right operand on every call: T times per layer and pass, 14% of a 2x128 LSTM step
+// (--cpu-prof), more on a data-parallel slice of 25 streams. packB does it once per pass; gemmPacked then reads the
+// panels as they are and A in place. op(B) is K×N; panels are NR = 8 columns wide, k-major, the last zero-padded.
+
+const PANEL: i32 = 8;
+
+/** Size in floats of packB's output for a K×N op(B). */
+export function packedSize(K: i32, N: i32): i32 {
+  return K * ((N + PANEL - 1) / PANEL) * PANEL;
+}
+
+/** dst = op(B) in panels; op(B)(k, j) = transposed ? W[j·K + k] (W is N×K) : W[k·N + j] (W is K×N). */
+export function packB(dst: usize, W: usize, K: i32, N: i32, transposed: bool): void {
+  for (let jp = 0; jp < N; jp += PANEL) {
+    const nr = min(PANEL, N - jp);
+    const panel = dst + <usize>jp * <usize>K * 4;
+    for (let k = 0; k < K; k++) {
+      const out = panel + <usize>(k * PANEL * 4);
+      let j = 0;
+      if (transposed) for (; j < nr; j++) store<f32>(out + (<usize>j << 2), load<f32>(W + (<usize>((jp + j) * K + k) << 2)));
+      else for (; j < nr; j++) store<f32>(out + (<usize>j << 2), load<f32>(W + (<usize>(k * N + jp + j) << 2)));
+      for (; j < PANEL; j++) store<f32>(out + (<usize>j << 2), 0);
+    }
+  }
+}
+
+// c += a * b, fused when built with relaxed SIMD (as in gemm.ts)
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+const MR: i32 = 5;
+
+/**
+ * C[M×N] = (accumulate ? C : 0) + A[M×K]·op(B), op(B) packed by packB. A is packed too, into 5-row k-major strips
+ * in `scratch` (scratchFloats floats; rows in chunks when it cannot hold all of them), because a micro-kernel that
+ * reads five rows of A in place needs five address registers and V8 then spills accumulators (measured: no faster
+ * than the blocked GEMM with its per-call packing). The last 5×8 floats of scratch are a tile for ragged edges.
+ */
+export function gemmPacked(
+  M: i32, N: i32, K: i32, a: usize, lda: i32, packed: usize, c: usize, ldc: i32, accumulate: bool, scratch: usize, scratchFloats: i32,
+): void {
+  const aRow = <usize>lda << 2;
+  const cRow = <usize>ldc << 2;
+  const tile = scratch + <usize>(scratchFloats - MR * PANEL) * 4;
+  const chunkRows = max(MR, ((scratchFloats - MR * PANEL) / (K * MR)) * MR);
+  for (let i0 = 0; i0 < M; i0 += chunkRows) {
+    const rowsChunk = min(chunkRows, M - i0);
+    // pack rows i0 … i0+rowsChunk-1: strip s holds rows 5s … 5s+4 as K groups of 5 floats, zero-padded
+    for (let s = 0; s < rowsChunk; s += MR) {
+      const strip = scratch + <usize>s * <usize>K * 4;
+      const rows = min(MR, rowsChunk - s);
+      const src = a + <usize>(i0 + s) * aRow;
+      for (let k = 0; k < K; k++) {
+        const out = strip + <usize>(k * MR * 4);
+        let r = 0;
+        for (; r < rows; r++) store<f32>(out + (<usize>r << 2), load<f32>(src + <usize>r * aRow + (<usize>k << 2)));
+        for (; r < MR; r++) store<f32>(out + (<usize>r << 2), 0);
+      }
+    }
+    for (let jp = 0; jp < N; jp += PANEL) {
+      const nr = min(PANEL, N - jp);
+      const panel = packed + <usize>jp * <usize>K * 4;
+      for (let s = 0; s < rowsChunk; s += MR) {
+        const rows = min(MR, rowsChunk - s);
+        const strip = scratch + <usize>s * <usize>K * 4;
+        const cBlock = c + <usize>(i0 + s) * cRow + (<usize>jp << 2);
+        if (rows == MR && nr == PANEL) {
+          micro5x8(K, strip, panel, cBlock, cRow, accumulate);
+          continue;
+        }
+        // ragged: through the tile, holding C's valid corner when accumulating
+        for (let e = 0; e < MR * PANEL; e++) store<f32>(tile + (<usize>e << 2), 0);
+        if (accumulate) {
+          for (let r = 0; r < rows; r++) for (let j = 0; j < nr; j++) store<f32>(tile + <usize>(r * PANEL + j) * 4, load<f32>(cBlock + <usize>r * cRow + (<usize>j << 2)));
+        }
+        micro5x8(K, strip, panel, tile, PANEL * 4, accumulate);
+        for (let r = 0; r < rows; r++) for (let j = 0; j < nr; j++) store<f32>(cBlock + <usize>r * cRow + (<usize>j << 2), load<f32>(tile + <usize>(r * PANEL + j) * 4));
+      }
+    }
+  }
+}
+
+// C[5×8] (rows cRow bytes apart) = (accumulate ? C : 0) + S[5×K]·P[K×8], S a packed strip (5 floats per k), P a
+// packed panel (8 floats per k): every load a fixed offset from one of two pointers.
+function micro5x8(K: i32, strip: usize, panel: usize, c: usize, cRow: usize, accumulate: bool): void {
+  let c00 = splat(0), c01 = splat(0), c10 = splat(0), c11 = splat(0), c20 = splat(0), c21 = splat(0);
+  let c30 = splat(0), c31 = splat(0), c40 = splat(0), c41 = splat(0);
+  if (accumulate) {
+    c00 = v128.load(c); c01 = v128.load(c, 16);
+    c10 = v128.load(c + cRow); c11 = v128.load(c + cRow, 16);
+    c20 = v128.load(c + 2 * cRow); c21 = v128.load(c + 2 * cRow, 16);
+    c30 = v128.load(c + 3 * cRow); c31 = v128.load(c + 3 * cRow, 16);
+    c40 = v128.load(c + 4 * cRow); c41 = v128.load(c + 4 * cRow, 16);
+  }
+  for (let k = 0; k < K; k++) {
+    const b0 = v128.load(panel);
+    const b1 = v128.load(panel, 16);
+    let ak = v128.load32_splat(strip);
+    c00 = madd(ak, b0, c00); c01 = madd(ak, b1, c01);
+    ak = v128.load32_splat(strip, 4);
+    c10 = madd(ak, b0, c10); c11 = madd(ak, b1, c11);
+    ak = v128.load32_splat(strip, 8);
+    c20 = madd(ak, b0, c20); c21 = madd(ak, b1, c21);
+    ak = v128.load32_splat(strip, 12);
+    c30 = madd(ak, b0, c30); c31 = madd(ak, b1, c31);
+    ak = v128.load32_splat(strip, 16);
+    c40 = madd(ak, b0, c40); c41 = madd(ak, b1, c41);
+    strip += MR * 4;
+    panel += PANEL * 4;
+  }
+  v128.store(c, c00); v128.store(c, c01, 16);
+  v128.store(c + cRow, c10); v128.store(c + cRow, c11, 16);
+  v128.store(c + 2 * cRow, c20); v128.store(c + 2 * cRow, c21, 16);
+  v128.store(c + 3 * cRow, c30); v128.store(c + 3 * cRow, c31, 16);
+  v128.store(c + 4 * cRow, c40); v128.store(c + 4 * cRow, c41, 16);
+}
