@@ -190,6 +190,8 @@ function fillLeftToRight(net: Network, newline: number | undefined, ids: Int32Ar
     pass.inputs.fill(newline);
     forwardLogits(net, pass, state);
     carryState(net, pass, state);
+  } else {
+    pass.logits.fill(0); // the pass is reused: not the last call's predictions
   }
   for (let i = 0; i < steps; i++) {
     for (let b = 0; b < S; b++) {
