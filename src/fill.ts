@@ -222,7 +222,9 @@ const streamPasses = new WeakMap<Network, Map<number, { pass: Pass; state: Carri
  */
 function reusableBiPass(net: Network, B: number, T: number, fullT: number, maxB: number): BiPass {
   let base = biPasses.get(net);
-  if (!base || B > base.B || T * B > base.T * base.B) {
+  // a view needs no more windows and no more steps than the kept pass (workspaces sized for T steps, e.g. the
+  // packed recurrent weights of a multi-step pass, then hold for fewer)
+  if (!base || B > base.B || T > base.T) {
     const capB = Math.min(Math.max(B, 2 * (base?.B ?? 0)), Math.max(B, maxB));
     base = allocBiPass(net, capB, Math.max(T, fullT, base?.T ?? 0));
     biPasses.set(net, base);
