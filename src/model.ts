@@ -172,6 +172,13 @@ export function allocPass(net: Network, B: number, T: number): Pass {
   };
 }
 
+/** Parameter names of layer l, made once: forward and backward run per character when sampling, without allocating. */
+interface LayerNames { Wx: string; Wh: string; b: string; bhn: string }
+const layerNameCache: LayerNames[] = [];
+function layerNames(l: number): LayerNames {
+  return (layerNameCache[l] ??= { Wx: `layer${l}.Wx`, Wh: `layer${l}.Wh`, b: `layer${l}.b`, bhn: `layer${l}.bhn` });
+}
+
 /** Where layer l's output lives: the dropout copy when dropout was applied, else its hidden states h_0 … h_{T-1}. */
 function layerOutput(pass: Pass, l: number): { buf: FloatArray; off: number } {
   const ws = pass.layers[l];
@@ -196,8 +203,9 @@ export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dro
   for (let l = 0; l < L; l++) {
     const ws = pass.layers[l];
     const G = ws.G;
-    const Wx = net.p[`layer${l}.Wx`];
-    const bias = net.p[`layer${l}.b`];
+    const names = layerNames(l);
+    const Wx = net.p[names.Wx];
+    const bias = net.p[names.b];
     ws.hs.set(state.h[l]);
     if (cell === 'lstm') ws.cs.set(state.c[l]);
     // gates = x·Wx + b: a row lookup for the one-hot first layer, one GEMM over all T steps above it
@@ -209,9 +217,9 @@ export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dro
       k.gemmNN(N, G, H, input.buf, input.off, H, Wx, 0, G, gates, 0, G, false);
       k.addBiasRows(gates, N, G, bias);
     }
-    if (cell === 'lstm') lstmForward(k, ws, net.p[`layer${l}.Wh`]);
-    else if (cell === 'gru') gruForward(k, ws, net.p[`layer${l}.Wh`], net.p[`layer${l}.bhn`], pass.hProj);
-    else rnnForward(k, ws, net.p[`layer${l}.Wh`]);
+    if (cell === 'lstm') lstmForward(k, ws, net.p[names.Wh]);
+    else if (cell === 'gru') gruForward(k, ws, net.p[names.Wh], net.p[names.bhn], pass.hProj);
+    else rnnForward(k, ws, net.p[names.Wh]);
     if (pass.dropoutActive) applyDropout(pass, l);
   }
   // logits = h_top·Wout + bout
