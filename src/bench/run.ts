@@ -56,20 +56,25 @@ interface Rate {
   cpu: number;  // median chars per CPU second of this process (all threads)
 }
 
-/** Runs `work` (which processes `chars` characters) REPEATS times after one warm-up; median rates. */
-function measure(chars: number, work: () => void): Rate {
-  work();
-  const wall: number[] = [];
-  const cpu: number[] = [];
+/**
+ * Runs each of `works` (each processes `chars` characters) REPEATS times after one warm-up, taking turns (A B A B …)
+ * so that a change in the machine's load hits all of them alike; median rates of each.
+ */
+function measure(chars: number, ...works: Array<() => void>): Rate[] {
+  for (const work of works) work();
+  const wall = works.map((): number[] => []);
+  const cpu = works.map((): number[] => []);
   for (let r = 0; r < REPEATS; r++) {
-    const start = performance.now();
-    const cpuStart = process.cpuUsage();
-    work();
-    const used = process.cpuUsage(cpuStart);
-    wall.push(chars / ((performance.now() - start) / 1000));
-    cpu.push(chars / ((used.user + used.system) / 1e6));
+    works.forEach((work, i) => {
+      const start = performance.now();
+      const cpuStart = process.cpuUsage();
+      work();
+      const used = process.cpuUsage(cpuStart);
+      wall[i].push(chars / ((performance.now() - start) / 1000));
+      cpu[i].push(chars / ((used.user + used.system) / 1e6));
+    });
   }
-  return { wall: median(wall), min: Math.min(...wall), max: Math.max(...wall), cpu: median(cpu) };
+  return works.map((_, i) => ({ wall: median(wall[i]), min: Math.min(...wall[i]), max: Math.max(...wall[i]), cpu: median(cpu[i]) }));
 }
 
 function median(values: number[]): number {
@@ -140,14 +145,17 @@ for (const config of CONFIGS) {
   const perRepeat = B * T * config.trainIters;
   const run1 = newRun(corpus, config, 1);
   const run2 = newRun(corpus, config, 2);
-  const train1 = measure(perRepeat, () => { for (let i = 0; i < config.trainIters; i++) run1.step(); });
-  const train2 = measure(perRepeat, () => { for (let i = 0; i < config.trainIters; i++) run2.step(); });
+  const [train1, train2] = measure(
+    perRepeat,
+    () => { for (let i = 0; i < config.trainIters; i++) run1.step(); },
+    () => { for (let i = 0; i < config.trainIters; i++) run2.step(); },
+  );
   run2.close();
   const torchTrain = hasTorch ? runTorch('bench-train', config) : null;
 
   console.log(`${config.name}: sampling …`);
   let seed = 0;
-  const sample = measure(config.sampleChars, () => {
+  const [sample] = measure(config.sampleChars, () => {
     let count = 0;
     for (const _ of sampleIds(run1.net, run1.vocab, { length: config.sampleChars, temperature: 1, seed: seed++ })) count++;
     if (count !== config.sampleChars) throw new Error('sampler stopped early');
