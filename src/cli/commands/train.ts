@@ -22,7 +22,7 @@ export interface TrainCliOptions {
   layers: number;
   hidden: number;
   seqLength: number;
-  batchSize: number;
+  batchSize?: number;      // undefined: DEFAULT_BATCH_SIZE, fewer streams for small corpora
   optimizer: OptimizerName;
   lr?: number;
   gradClip: number;
@@ -51,6 +51,8 @@ export interface TrainCliOptions {
 }
 
 const DEFAULT_EPOCHS = 10;            // when no budget flag is given
+const DEFAULT_BATCH_SIZE = 50;        // char-rnn's, for corpora big enough to give it …
+const MIN_DEFAULT_EPOCH_ITERS = 64;   // … at least this many updates per epoch; smaller corpora get fewer streams
 // char-rnn's default, so the same command gives the same run. Some seeds sit on the unigram plateau (loss ~3.17 on
 // names.txt) through the first epochs, and ten epochs of names.txt are only 210 updates: the README's quick start
 // was checked with this seed.
@@ -69,7 +71,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--layers <n>', 'recurrent layers', wholeNumber('--layers', 1, 64), 2)
     .option('--hidden <n>', 'hidden units per layer', wholeNumber('--hidden', 1, 8192), 128)
     .option('--seq-length <n>', 'characters per sequence (steps of backpropagation through time)', wholeNumber('--seq-length', 1, 100_000), 50)
-    .option('--batch-size <n>', 'sequences per batch', wholeNumber('--batch-size', 1, 100_000), 50)
+    .option('--batch-size <n>', `sequences per batch (default: ${DEFAULT_BATCH_SIZE}, or fewer for a small corpus so an epoch has at least ${MIN_DEFAULT_EPOCH_ITERS} iterations)`, wholeNumber('--batch-size', 1, 100_000))
     .option('--optimizer <name>', 'adagrad, rmsprop or adam', oneOf('--optimizer', ['adagrad', 'rmsprop', 'adam'] as const), 'adagrad')
     .option('--lr <x>', 'learning rate (default: 0.05 for adagrad, 0.002 for rmsprop and adam)', decimal('--lr', { above: 0, atMost: 100 }))
     .option('--grad-clip <x>', 'clip the gradient norm to this (0 = no clipping)', decimal('--grad-clip', { atLeast: 0 }), 5)
@@ -105,6 +107,16 @@ Examples:
       const explicit = (name: keyof TrainCliOptions) => command.getOptionValueSource(name) === 'cli';
       process.exitCode = await train(corpus, options, explicit);
     });
+}
+
+/**
+ * char-rnn's 50 streams give a small corpus only a few updates per epoch (names.txt: 21, and after the default ten
+ * epochs its samples are not yet names); fewer streams give more, smaller updates for the same characters, which
+ * such a corpus needs far more than the larger batches' efficiency.
+ */
+function defaultBatchSize(trainChars: number, seqLength: number): number {
+  const fitting = Math.floor((trainChars - 1) / (MIN_DEFAULT_EPOCH_ITERS * seqLength));
+  return Math.max(1, Math.min(DEFAULT_BATCH_SIZE, fitting));
 }
 
 /** Trains and returns the exit code: 0, or 130 after Ctrl-C (143 after SIGTERM) once the checkpoint is saved. */
@@ -164,8 +176,9 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
     if (resumeFrom) {
       run = await TrainingRun.resume(resumeFrom.path, corpus, { corpusName: corpusArg === '-' ? 'stdin' : corpusSource, threads: options.threads });
     } else {
+      const { train: trainIds } = splitCorpus(corpus.ids, options.valFrac);
       const training: TrainConfig = {
-        batchSize: options.batchSize,
+        batchSize: options.batchSize ?? defaultBatchSize(trainIds.length, options.seqLength),
         seqLength: options.seqLength,
         optimizer: options.optimizer,
         lr: options.lr ?? DEFAULT_LEARNING_RATE[options.optimizer],
@@ -177,7 +190,6 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
         valBatches: options.valBatches,
         seed: options.seed,
       };
-      const { train: trainIds } = splitCorpus(corpus.ids, training.valFrac);
       const batchesPerEpoch = new BatchLoader(trainIds, training.batchSize, training.seqLength, 'training text').batchesPerEpoch;
       training.evalEvery = options.evalEvery ?? Math.min(batchesPerEpoch, MAX_EVAL_EVERY);
       const runName = await freeRunName(options.name ?? defaultRunName(corpusSource), checkpointDir, explicit('name'));
@@ -222,7 +234,8 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
     printNote(
       `${resumeFrom ? `Resuming ${style().bold(run.runName)} at iteration ${run.iteration}` : `Training ${style().bold(run.runName)}`}: ${shape}, ` +
       `${formatCount(paramCount(model))} parameters, ${formatCount(run.vocab.symbols.length)}-symbol vocabulary, ` +
-      `${formatCount(run.trainLoader.streamLength * run.training.batchSize)} training characters (${run.batchesPerEpoch} iterations per epoch); ` +
+      `${formatCount(run.trainLoader.streamLength * run.training.batchSize)} training characters in batches of ${run.training.batchSize}×${run.training.seqLength} ` +
+      `(${run.batchesPerEpoch} iterations per epoch); ` +
       `budget ${budgetText}; seed ${run.training.seed}; ${run.threads} thread${run.threads === 1 ? '' : 's'}.`,
     );
 
