@@ -741,6 +741,37 @@ export async function resolveCheckpoint(pathOrDir: string, prefer: 'best' | 'new
   return ((prefer === 'best' ? bestOf(checkpoints) : undefined) ?? newest).path;
 }
 
+const TEMP_FILE = /^\.(.+\.ckpt)\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+/**
+ * Deletes the temp files that writers killed mid-save (kill -9, power loss) left in `dir`: those whose writing
+ * process no longer exists. A live writer's temp file is never touched. Returns the deleted paths.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const name of await fsp.readdir(dir)) {
+    const match = TEMP_FILE.exec(name);
+    if (!match || processIsAlive(Number(match[2]))) continue;
+    try {
+      await fsp.unlink(join(dir, name));
+      deleted.push(join(dir, name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  return deleted;
+}
+
+function processIsAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
 /**
  * Keeps the `keep` newest checkpoints of run `runName` in `dir` plus, always, its best (lowest valLoss) one, and
  * deletes that run's other checkpoints. Files of other runs, and files whose header cannot be read, are never

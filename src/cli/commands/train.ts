@@ -124,7 +124,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
   const { TrainingRun, runTraining } = await import('../../train.js');
   const { DEFAULT_LEARNING_RATE } = await import('../../optim.js');
   const { BatchLoader, splitCorpus } = await import('../../data/batches.js');
-  const { readCheckpointInfo, resolveCheckpoint } = await import('../../checkpoint.js');
+  const { readCheckpointInfo, removeStaleTempFiles, resolveCheckpoint } = await import('../../checkpoint.js');
   const { parseHeader, paramCount } = await import('../../snapshot.js');
   const { sampleIds } = await import('../../sample.js');
 
@@ -167,6 +167,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
 
     const checkpointDir = explicit('checkpointDir') || !resumeFrom ? options.checkpointDir : dirname(resumeFrom.path);
     await prepareCheckpointDir(checkpointDir);
+    await removeStaleTempFiles(checkpointDir); // left by runs killed mid-save
 
     status = await StatusLine.start(`Reading ${corpusSource === '-' ? 'standard input' : corpusSource}…`, !options.json && StatusLine.canShow());
     const corpus = await readTrainingText(corpusSource, options, resumeFrom?.header, status);
