@@ -8,7 +8,7 @@ import { workerData } from 'node:worker_threads';
 import { attachWasmKernels } from '../kernels/wasm-fused.js';
 import { backward, carryState, forwardLoss, modelParamSpecs, type CarriedState, type Network, type Pass } from '../model.js';
 import { makeLayout, namedViews } from '../params.js';
-import { CONTROL, type BufferRef, type Described, type WorkerSetup } from './data-parallel.js';
+import { CONTROL, SPIN_POLLS, type BufferRef, type Described, type WorkerSetup } from './data-parallel.js';
 
 const setup = workerData as WorkerSetup;
 const control = new Int32Array(setup.memory.buffer, setup.controlOffset, CONTROL.CONTROL_INTS);
@@ -51,6 +51,8 @@ try {
   Atomics.notify(control, CONTROL.STATUS);
   let seen = 0;
   for (;;) {
+    // the next step comes a few ms after this one: poll before sleeping (see SPIN_POLLS)
+    for (let spins = 0; spins < SPIN_POLLS && Atomics.load(control, CONTROL.POSTED) === seen; spins++);
     Atomics.wait(control, CONTROL.POSTED, seen);
     const posted = Atomics.load(control, CONTROL.POSTED);
     if (posted === seen) continue;
