@@ -373,49 +373,35 @@ export function addInPlace(out: usize, x: usize, n: i32): void {
 
 /**
  * C[M×N] = (accumulate ? C : 0) + A[M×K]·B[K×N] for a few rows of A (the sampler's single stream: M = 1), without
- * the packing the blocked GEMM does, which for M = 1 costs more than the product. Sums run over k in order with a
- * separate multiply and add, as the blocked GEMM's plain-SIMD build does (the same bits except on its ragged edges).
+ * the packing the blocked GEMM does, which for M = 1 costs more than the product. Row k of B is streamed once per
+ * row of A, in order, into C held in L1: weights too big for the caches (3×512: 20 MB a character) are read
+ * sequentially, which the prefetcher follows, where a column-block sweep jumped a page per row. Sums run over k in
+ * order with a separate multiply and add, as the blocked GEMM's plain-SIMD build does.
  */
 export function gemmSmallNN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool): void {
   const bRow = <usize>ldb << 2;
   for (let i = 0; i < M; i++) {
     const aRow = a + <usize>(i * lda) * 4;
     const cRow = c + <usize>(i * ldc) * 4;
-    let j = 0;
-    // 32 columns at a time: eight accumulators, enough independent sums to cover the add latency on both pipes
-    for (; j + 32 <= N; j += 32) {
-      const cj = cRow + (<usize>j << 2);
-      let c0 = splat(0), c1 = splat(0), c2 = splat(0), c3 = splat(0), c4 = splat(0), c5 = splat(0), c6 = splat(0), c7 = splat(0);
-      if (accumulate) {
-        c0 = v128.load(cj); c1 = v128.load(cj, 16); c2 = v128.load(cj, 32); c3 = v128.load(cj, 48);
-        c4 = v128.load(cj, 64); c5 = v128.load(cj, 80); c6 = v128.load(cj, 96); c7 = v128.load(cj, 112);
+    if (!accumulate) memory.fill(cRow, 0, <usize>N << 2);
+    let bk = b;
+    for (let k = 0; k < K; k++) {
+      const ak = v128.load32_splat(aRow + (<usize>k << 2));
+      let j = 0;
+      for (; j + 16 <= N; j += 16) {
+        const cj = cRow + (<usize>j << 2);
+        const bj = bk + (<usize>j << 2);
+        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj)), v128.load(cj)));
+        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj, 16)), v128.load(cj, 16)), 16);
+        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj, 32)), v128.load(cj, 32)), 32);
+        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj, 48)), v128.load(cj, 48)), 48);
       }
-      let bk = b + (<usize>j << 2);
-      for (let k = 0; k < K; k++) {
-        const ak = v128.load32_splat(aRow + (<usize>k << 2));
-        c0 = f32x4.add(f32x4.mul(ak, v128.load(bk)), c0);
-        c1 = f32x4.add(f32x4.mul(ak, v128.load(bk, 16)), c1);
-        c2 = f32x4.add(f32x4.mul(ak, v128.load(bk, 32)), c2);
-        c3 = f32x4.add(f32x4.mul(ak, v128.load(bk, 48)), c3);
-        c4 = f32x4.add(f32x4.mul(ak, v128.load(bk, 64)), c4);
-        c5 = f32x4.add(f32x4.mul(ak, v128.load(bk, 80)), c5);
-        c6 = f32x4.add(f32x4.mul(ak, v128.load(bk, 96)), c6);
-        c7 = f32x4.add(f32x4.mul(ak, v128.load(bk, 112)), c7);
-        bk += bRow;
+      for (; j < N; j = advance(j, N)) {
+        const vector = j + 4 <= N;
+        const cj = cRow + (<usize>j << 2);
+        st(cj, f32x4.add(f32x4.mul(ak, ld(bk + (<usize>j << 2), vector)), ld(cj, vector)), vector);
       }
-      v128.store(cj, c0); v128.store(cj, c1, 16); v128.store(cj, c2, 32); v128.store(cj, c3, 48);
-      v128.store(cj, c4, 64); v128.store(cj, c5, 80); v128.store(cj, c6, 96); v128.store(cj, c7, 112);
-    }
-    for (; j < N; j = advance(j, N)) {
-      const vector = j + 4 <= N;
-      const cj = cRow + (<usize>j << 2);
-      let acc = accumulate ? ld(cj, vector) : splat(0);
-      let bk = b + (<usize>j << 2);
-      for (let k = 0; k < K; k++) {
-        acc = f32x4.add(f32x4.mul(v128.load32_splat(aRow + (<usize>k << 2)), ld(bk, vector)), acc);
-        bk += bRow;
-      }
-      st(cj, acc, vector);
+      bk += bRow;
     }
   }
 }
