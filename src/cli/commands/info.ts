@@ -75,7 +75,7 @@ async function info(pathOrDir: string, options: InfoCliOptions): Promise<void> {
   const rows: Array<[string, string]> = [
     ['file', `${path} (${formatCount(fileBytes)} bytes)`],
     ['run', `${h.runName}, iteration ${h.iteration}, epoch ${h.epoch.toFixed(2)}, saved ${h.savedAt}`],
-    ['model', `${h.model.cell}, ${h.model.layers} layer${h.model.layers === 1 ? '' : 's'} × ${h.model.hiddenSize} hidden, dropout ${h.model.dropout}`],
+    ['model', `${h.model.bidirectional ? `bidirectional ${h.model.cell} (masked-character model, mask fraction ${h.model.maskFrac})` : h.model.cell}, ${h.model.layers} layer${h.model.layers === 1 ? '' : 's'} × ${h.model.hiddenSize} hidden, dropout ${h.model.dropout}`],
     ['parameters', formatCount(parameters)],
     ['vocabulary', `${h.vocab.symbols.length} ${h.vocab.encoding === 'bytes' ? 'bytes' : 'characters'}: ${symbols}`],
     ['corpus', `${h.corpus.name}, ${formatCount(h.corpus.chars)} characters (${formatCount(h.corpus.trainChars)} training, ${formatCount(h.corpus.valChars)} validation)`],
