@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import seedrandom from 'seedrandom';
 import { referenceKernels } from '../src/kernels/reference.js';
 import type { FloatArray, Kernels } from '../src/kernels/types.js';
-import { createWasmKernels, wasmSimdAvailable } from '../src/kernels/wasm.js';
+import { setFlagsFromString } from 'node:v8';
+import { createWasmKernels, wasmRelaxedSimdAvailable, wasmSimdAvailable } from '../src/kernels/wasm.js';
 import { withFusedKernels } from '../src/kernels/wasm-fused.js';
 import { corpusFromText } from '../src/data/corpus.js';
 import { TrainingRun, type NewRunOptions } from '../src/train.js';
@@ -40,8 +41,12 @@ function expectClose(actual: FloatArray, expected: FloatArray, what: string): vo
   expect(worst, `${what}: worst relative error at ${at}`).toBeLessThan(4e-6);
 }
 
-describe.skipIf(!wasmSimdAvailable())('element-wise wasm kernels against the float64 reference', () => {
-  const fast = withFusedKernels(createWasmKernels({ fma: 'off' }));
+// the relaxed-SIMD (FMA) builds too, as defaultKernels() runs them on Node 20 (index.ts sets the same flag)
+if (/^v20\./.test(process.version)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+const builds = wasmRelaxedSimdAvailable() ? (['off', 'auto'] as const) : (['off'] as const);
+
+for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wasm kernels (fma ${fma}) against the float64 reference`, () => {
+  const fast = withFusedKernels(createWasmKernels({ fma }));
   const sizes: Array<[number, number]> = [[3, 8], [2, 5], [4, 13], [1, 1], [5, 130]]; // [B, H]
 
   it('lstm step forward and backward', () => {
@@ -247,10 +252,10 @@ function runOptions(cell: CellType, kernels: Kernels): NewRunOptions {
   };
 }
 
-describe.skipIf(!wasmSimdAvailable())('a training run on the wasm kernels against one on the reference', () => {
+for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`a training run on the wasm kernels (fma ${fma}) against one on the reference`, () => {
   for (const cell of ['lstm', 'gru', 'rnn'] as const) {
     it(`${cell}: the same losses within float32 rounding`, () => {
-      const fast = TrainingRun.create(runOptions(cell, withFusedKernels(createWasmKernels({ fma: 'off' }))));
+      const fast = TrainingRun.create(runOptions(cell, withFusedKernels(createWasmKernels({ fma }))));
       const slow = TrainingRun.create(runOptions(cell, referenceKernels('f32')));
       for (let i = 0; i < 10; i++) {
         const a = fast.step();
