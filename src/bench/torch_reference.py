@@ -20,7 +20,9 @@ import statistics
 import sys
 import time
 
-DEFAULT_DATA = "/work/shared/data/tinyshakespeare.txt"
+# ../shared next to the repository (this file is <repo>/src/bench/torch_reference.py)
+DEFAULT_DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                             "..", "..", "..", "shared", "data", "tinyshakespeare.txt"))
 
 
 def _threads_from_argv(argv):
