@@ -15,6 +15,7 @@ import { rnnBackward, rnnForward } from './cells/rnn.js';
 import { BatchLoader } from './data/batches.js';
 import type { IdArray } from './data/corpus.js';
 import type { FloatArray } from './kernels/types.js';
+import { softmaxRowCrossEntropy } from './kernels/reference.js';
 import type { Network } from './model.js';
 import { createRandom } from './random.js';
 import { assert, CharnnError } from './errors.js';
@@ -175,18 +176,7 @@ export function maskedCrossEntropy(pass: BiPass, V: number): number {
   for (let r = 0; r < N; r++) {
     if (masked[r] === 0) continue;
     count++;
-    const row = r * V;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (logits[row + v] > max) max = logits[row + v];
-    let sum = 0;
-    for (let v = 0; v < V; v++) {
-      const e = Math.exp(logits[row + v] - max);
-      logits[row + v] = e;
-      sum += e;
-    }
-    const inv = 1 / sum;
-    for (let v = 0; v < V; v++) logits[row + v] *= inv;
-    total -= Math.log(Math.max(logits[row + targets[r]], Number.MIN_VALUE));
+    total += softmaxRowCrossEntropy(logits, r * V, V, targets[r]);
   }
   assert(count > 0, 'a masked batch needs at least one masked position');
   pass.maskedCount = count;

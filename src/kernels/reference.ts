@@ -310,24 +310,26 @@ export function addInPlace(out: FloatArray, x: FloatArray, n: number): void {
 
 // --- softmax cross-entropy -------------------------------------------------------------------------------------
 
+/** The V logits starting at `row` become probabilities in place; returns -log p[target]. */
+export function softmaxRowCrossEntropy(logits: FloatArray, row: number, V: number, target: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[row + v] > max) max = logits[row + v];
+  let sum = 0;
+  for (let v = 0; v < V; v++) {
+    const e = Math.exp(logits[row + v] - max);
+    logits[row + v] = e;
+    sum += e;
+  }
+  const inv = 1 / sum;
+  for (let v = 0; v < V; v++) logits[row + v] *= inv;
+  // -log p(target), guarded against a probability that underflowed to 0
+  return -Math.log(Math.max(logits[row + target], Number.MIN_VALUE));
+}
+
 /** Rows of logits become probabilities in place; returns Σ_r -log p[r, targets[r]]. */
 export function softmaxCrossEntropy(logits: FloatArray /* (N, V) */, targets: Int32Array /* (N) */, N: number, V: number): number {
   let total = 0;
-  for (let r = 0; r < N; r++) {
-    const row = r * V;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (logits[row + v] > max) max = logits[row + v];
-    let sum = 0;
-    for (let v = 0; v < V; v++) {
-      const e = Math.exp(logits[row + v] - max);
-      logits[row + v] = e;
-      sum += e;
-    }
-    const inv = 1 / sum;
-    for (let v = 0; v < V; v++) logits[row + v] *= inv;
-    // -log p(target), guarded against a probability that underflowed to 0
-    total -= Math.log(Math.max(logits[row + targets[r]], Number.MIN_VALUE));
-  }
+  for (let r = 0; r < N; r++) total += softmaxRowCrossEntropy(logits, r * V, V, targets[r]);
   return total;
 }
 
