@@ -2,38 +2,22 @@
 // whole file runs in seconds. Needs a build (npm test builds first).
 
 import { spawn } from 'node:child_process';
+import { BIN, ROOT, runCharnn, type CliResult } from './helpers/cli.js';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin', 'charnn.js');
 const NAMES = join(ROOT, 'data', 'names.txt');
 // small enough that training takes a fraction of a second, big enough to learn something
 // one thread: the machine is shared with other test files (the stdin test checks --threads 2)
 const TINY = ['--hidden', '16', '--layers', '1', '--batch-size', '4', '--seq-length', '16', '--threads', '1'];
 
-interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: string; text: string }
+type Result = CliResult;
 
 function charnn(args: string[], options: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}): Promise<Result> {
-  return new Promise((resolvePromise, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
-    for (const key of ['FORCE_COLOR', 'NO_COLOR', 'CHARNN_DEBUG']) if (!options.env || !(key in options.env)) delete env[key];
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? work, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const stdout = Buffer.concat(out);
-      resolvePromise({ code, signal, stdout, stderr: Buffer.concat(err).toString('utf8'), text: stdout.toString('utf8') });
-    });
-    child.stdin.on('error', () => {}); // a child that exits before reading its input is the test's business
-    child.stdin.end(options.input ?? '');
-  });
+  return runCharnn(args, { ...options, cwd: options.cwd ?? work });
 }
 
 /** Every file in a directory with its SHA-256: "unchanged afterwards" means equal snapshots. */

@@ -1,32 +1,20 @@
 // End-to-end tests of `charnn fill` and the bidirectional options of train, eval and sample: the real
 // bin/charnn.js as a child process, on tiny models. Needs a build (npm test builds first).
 
-import { spawn } from 'node:child_process';
+import { runCharnn } from './helpers/cli.js';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import seedrandom from 'seedrandom';
 
-const BIN = join(resolve(import.meta.dirname, '..'), 'bin', 'charnn.js');
 const TINY = ['--model', 'gru', '--hidden', '24', '--layers', '1', '--batch-size', '8', '--seq-length', '32', '--optimizer', 'adam', '--lr', '0.02', '--seed', '5'];
 
 interface Result { code: number | null; stdout: string; stderr: string }
 
-function charnn(args: string[], input = ''): Promise<Result> {
-  return new Promise((resolvePromise, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const key of ['FORCE_COLOR', 'NO_COLOR', 'CHARNN_DEBUG']) delete env[key];
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
+async function charnn(args: string[], input = ''): Promise<Result> {
+  const r = await runCharnn(args, { cwd: work, input });
+  return { code: r.code, stdout: r.text, stderr: r.stderr };
 }
 
 // pairs like 'cC': a lowercase letter is knowable only from the capital after it (see test/fill.test.ts)

@@ -2,35 +2,23 @@
 // legend and notes on stderr), the color rules (not a terminal, NO_COLOR, FORCE_COLOR), every view, and the
 // user's mistakes as one sentence. Needs a build (npm test builds first).
 
-import { spawn } from 'node:child_process';
+import { runCharnn } from './helpers/cli.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpusFromText } from '../src/data/corpus.js';
 import { referenceKernels } from '../src/kernels/reference.js';
 import { TrainingRun, runTraining } from '../src/train.js';
 
-const BIN = join(resolve(import.meta.dirname, '..'), 'bin', 'charnn.js');
 const ESC = '\u001b[';
 const TEXT = Array.from({ length: 40 }, (_, i) => `${i % 2 ? 'ROMEO' : 'JULIET'}:\nSay "what ${i}" (and more) to me.\n\n`).join('');
 
 interface Result { code: number | null; stdout: string; stderr: string }
 
-function charnn(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Result> {
-  return new Promise((done, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
-    for (const key of ['FORCE_COLOR', 'NO_COLOR']) if (!options.env || !(key in options.env)) delete env[key];
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.input ?? '');
-  });
+async function charnn(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Result> {
+  const r = await runCharnn(args, { ...options, cwd: dir });
+  return { code: r.code, stdout: r.text, stderr: r.stderr };
 }
 
 let dir: string;

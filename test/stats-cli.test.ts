@@ -1,27 +1,17 @@
 // `charnn train --stats [every]` end to end: statistics as fields of the --json lines, and as log lines on stderr
 // when there is no live line. Needs a build (npm test builds first).
 
-import { spawn } from 'node:child_process';
+import { runCharnn } from './helpers/cli.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const BIN = join(resolve(import.meta.dirname, '..'), 'bin', 'charnn.js');
 const TINY = ['--hidden', '8', '--layers', '2', '--batch-size', '2', '--seq-length', '8', '--max-iters', '4', '--seed', '1'];
 
-function charnn(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const env = { ...process.env };
-    delete env.FORCE_COLOR;
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-  });
+async function charnn(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const r = await runCharnn(args, { cwd: dir });
+  return { code: r.code, stdout: r.text, stderr: r.stderr };
 }
 
 let dir: string;
