@@ -8,14 +8,7 @@ import { createNetwork, initParams, modelParamSpecs, type CellType, type Network
 import {
   allocBiPass, biBackward, biForwardLogits, biForwardLoss, maskInputs, type BiPass,
 } from '../src/bidirectional.js';
-import type { FloatArray } from '../src/kernels/types.js';
-
-const EPS = 1e-5;
-const FLOOR = 1e-4; // below this magnitude, compare absolute error
-
-function relativeError(analytic: number, numeric: number): number {
-  return Math.abs(analytic - numeric) / Math.max(Math.abs(analytic), Math.abs(numeric), FLOOR);
-}
+import { checkBuffer } from './helpers/finite-differences.js';
 
 function setup(cell: CellType, layers: number, seed: string, dropout = 0) {
   const k = referenceKernels('f64');
@@ -29,20 +22,6 @@ function setup(cell: CellType, layers: number, seed: string, dropout = 0) {
   for (let i = 0; i < T * B; i++) pass.targets[i] = Math.floor(random() * V);
   maskInputs(pass, V, 0.4, random);
   return { net, pass };
-}
-
-function checkBuffer(values: FloatArray, grad: ArrayLike<number>, loss: () => number): number {
-  let worst = 0;
-  for (let i = 0; i < values.length; i++) {
-    const saved = values[i];
-    values[i] = saved + EPS;
-    const plus = loss();
-    values[i] = saved - EPS;
-    const minus = loss();
-    values[i] = saved;
-    worst = Math.max(worst, relativeError(grad[i], (plus - minus) / (2 * EPS)));
-  }
-  return worst;
 }
 
 function analytic(net: Network, pass: BiPass, loss: () => number): Float64Array {

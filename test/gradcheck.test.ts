@@ -8,14 +8,7 @@ import {
   allocPass, allocState, backward, createNetwork, forwardLoss, initParams,
   type CarriedState, type CellType, type Network, type Pass,
 } from '../src/model.js';
-import type { FloatArray } from '../src/kernels/types.js';
-
-const EPS = 1e-5;
-const FLOOR = 1e-4; // below this magnitude, compare absolute error: relative error of ~0 vs ~1e-12 means nothing
-
-function relativeError(analytic: number, numeric: number): number {
-  return Math.abs(analytic - numeric) / Math.max(Math.abs(analytic), Math.abs(numeric), FLOOR);
-}
+import { checkBuffer } from './helpers/finite-differences.js';
 
 function setup(cell: CellType, layers: number, seed: string) {
   const k = referenceKernels('f64');
@@ -33,21 +26,6 @@ function setup(cell: CellType, layers: number, seed: string) {
   const state = allocState(net, B);
   for (const a of [...state.h, ...state.c]) for (let i = 0; i < a.length; i++) a[i] = (random() - 0.5) * 1.5;
   return { net, pass, state };
-}
-
-/** Max relative error between the analytic gradient `grad` of `values` and central differences of the loss. */
-function checkBuffer(values: FloatArray, grad: ArrayLike<number>, loss: () => number): number {
-  let worst = 0;
-  for (let i = 0; i < values.length; i++) {
-    const saved = values[i];
-    values[i] = saved + EPS;
-    const plus = loss();
-    values[i] = saved - EPS;
-    const minus = loss();
-    values[i] = saved;
-    worst = Math.max(worst, relativeError(grad[i], (plus - minus) / (2 * EPS)));
-  }
-  return worst;
 }
 
 function analytic(net: Network, pass: Pass, state: CarriedState) {
