@@ -9,7 +9,6 @@ import { lstmBackward, lstmForward } from './cells/lstm.js';
 import { gruBackward, gruForward } from './cells/gru.js';
 import { rnnBackward, rnnForward } from './cells/rnn.js';
 import type { FloatArray, Kernels } from './kernels/types.js';
-import { referenceKernels } from './kernels/reference.js';
 import { makeLayout, namedViews, type ParamLayout, type ParamSpec } from './params.js';
 import { CharnnError } from './errors.js';
 
@@ -263,10 +262,9 @@ function applyDropout(pass: Pass, l: number): void {
  * Softmax cross-entropy against pass.targets, mean over the T*B positions, in nats per character.
  * Turns pass.logits into probabilities (what backward and the statistics need).
  */
-export function softmaxCrossEntropy(pass: Pass, V: number, kernels?: Kernels): number {
+export function softmaxCrossEntropy(pass: Pass, V: number, kernels: Kernels): number {
   const N = pass.T * pass.B;
-  const total = (kernels ?? referenceKernels('f32')).softmaxCrossEntropy(pass.logits, pass.targets, N, V);
-  return total / N;
+  return kernels.softmaxCrossEntropy(pass.logits, pass.targets, N, V) / N;
 }
 
 /** Forward over the batch and the mean loss in nats per character. */
