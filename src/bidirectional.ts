@@ -16,6 +16,7 @@ import { BatchLoader } from './data/batches.js';
 import type { IdArray } from './data/corpus.js';
 import type { FloatArray } from './kernels/types.js';
 import { softmaxRowCrossEntropy } from './kernels/reference.js';
+import { runSteps, type BatchSteps } from './evaluate.js';
 import type { Network } from './model.js';
 import { createRandom } from './random.js';
 import { assert, CharnnError } from './errors.js';
@@ -330,17 +331,16 @@ export interface MaskedEvaluation {
  * Masked-character loss and accuracy over `batches` batches of `loader`, masking with a generator seeded by
  * `seed` (the same positions every time, so successive evaluations compare). Null if `shouldStop` interrupts.
  */
-export function evaluateMaskedLoader(
+export function* maskedLossSteps(
   net: Network, loader: BatchLoader, pass: BiPass, batches: number, maskFrac: number, seed: number | string,
-  shouldStop?: () => boolean,
-): MaskedEvaluation | null {
+): BatchSteps<MaskedEvaluation> {
   const random = createRandom(`${seed}:eval-mask`);
   const V = net.config.vocabSize;
   let totalLoss = 0;
   let correct = 0;
   let masked = 0;
   for (let i = 0; i < batches; i++) {
-    if (shouldStop?.()) return null;
+    yield;
     fillMaskedBatch(loader, i, pass, V, maskFrac, random);
     totalLoss += biForwardLoss(net, pass) * pass.maskedCount;
     correct += maskedCorrect(pass, V);
@@ -362,5 +362,5 @@ export function evaluateMaskedIds(
   if (ids.length < 2) throw new CharnnError('The text to evaluate must have at least 2 characters.');
   const loader = BatchLoader.forEvaluation(ids, options.maxStreams ?? 32, Math.min(options.seqLength ?? 100, ids.length - 1))!;
   const pass = allocBiPass(net, loader.batchSize, loader.seqLength);
-  return evaluateMaskedLoader(net, loader, pass, loader.batchesPerEpoch, maskFrac, options.seed ?? 0)!;
+  return runSteps(maskedLossSteps(net, loader, pass, loader.batchesPerEpoch, maskFrac, options.seed ?? 0))!;
 }

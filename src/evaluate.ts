@@ -5,14 +5,38 @@ import type { IdArray } from './data/corpus.js';
 import { allocPass, allocState, carryState, forwardLoss, resetState, type CarriedState, type Network, type Pass } from './model.js';
 import { CharnnError } from './errors.js';
 
-/** Mean loss in nats per predicted character over `batches` batches of `loader`; null if `shouldStop` interrupts. */
-export function evaluateLoader(
-  net: Network, loader: BatchLoader, pass: Pass, state: CarriedState, batches: number, shouldStop?: () => boolean,
-): number | null {
+/**
+ * A computation over batches, one yield before each batch: driven by `runSteps` it runs straight through; by
+ * `runStepsYielding` it lets the event loop run between batches, so Ctrl-C is seen within one batch even in the
+ * middle of a long validation (a signal handler cannot run while a synchronous loop holds the thread).
+ */
+export type BatchSteps<T> = Generator<void, T, void>;
+
+/** Runs `steps` to the end; null if `shouldStop` says so before a batch. */
+export function runSteps<T>(steps: BatchSteps<T>, shouldStop?: () => boolean): T | null {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    if (shouldStop?.()) return null;
+  }
+}
+
+/** `runSteps`, giving the event loop a turn before every batch (signals, output streams). */
+export async function runStepsYielding<T>(steps: BatchSteps<T>, shouldStop?: () => boolean): Promise<T | null> {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (shouldStop?.()) return null;
+  }
+}
+
+/** Mean loss in nats per predicted character over `batches` batches of `loader`, from a zero state carried across them. */
+export function* lossSteps(net: Network, loader: BatchLoader, pass: Pass, state: CarriedState, batches: number): BatchSteps<number> {
   resetState(state);
   let total = 0;
   for (let i = 0; i < batches; i++) {
-    if (shouldStop?.()) return null;
+    yield;
     loader.fill(i, pass.inputs, pass.targets);
     total += forwardLoss(net, pass, state);
     carryState(net, pass, state);
@@ -36,7 +60,7 @@ export function evaluateIds(net: Network, ids: IdArray, maxStreams = 32, seqLeng
   const loader = BatchLoader.forEvaluation(ids, maxStreams, Math.min(seqLength, ids.length - 1))!;
   const pass = allocPass(net, loader.batchSize, loader.seqLength);
   const state = allocState(net, loader.batchSize);
-  const loss = evaluateLoader(net, loader, pass, state, loader.batchesPerEpoch)!;
+  const loss = runSteps(lossSteps(net, loader, pass, state, loader.batchesPerEpoch))!;
   return {
     loss,
     bpc: loss / Math.LN2,

@@ -26,9 +26,9 @@ import {
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { DataParallelStep, shareable } from './parallel/data-parallel.js';
-import { evaluateLoader } from './evaluate.js';
+import { lossSteps, runSteps, runStepsYielding, type BatchSteps } from './evaluate.js';
 import { gradNorms, hiddenStats, stepStats, type StepStats } from './inspect/stats.js';
-import { allocBiPass, biBackward, biForwardLoss, evaluateMaskedLoader, fillMaskedBatch, type BiPass } from './bidirectional.js';
+import { allocBiPass, biBackward, biForwardLoss, fillMaskedBatch, maskedLossSteps, type BiPass } from './bidirectional.js';
 
 export type { TrainConfig } from './snapshot.js';
 
@@ -252,36 +252,37 @@ export class TrainingRun {
 
   /**
    * Mean loss (nats per character) over the validation split, or up to training.valBatches of it, from a zero
-   * state carried across its batches. Returns null when there is no validation split or `shouldStop` asked to
-   * stop part way (Ctrl-C during a long evaluation).
+   * state carried across its batches (bidirectional: the masked-character loss, the same masked positions every
+   * time). Returns null when there is no validation split or `shouldStop` asked to stop part way.
    */
   evaluate(shouldStop?: () => boolean): number | null {
+    return runSteps(this.validation(), shouldStop);
+  }
+
+  /** `evaluate`, letting the event loop run between batches so Ctrl-C interrupts a long validation within a batch. */
+  evaluateYielding(shouldStop?: () => boolean): Promise<number | null> {
+    return runStepsYielding(this.validation(), shouldStop);
+  }
+
+  private *validation(): BatchSteps<number | null> {
     const loader = this.valLoader;
     if (!loader) return null;
-    if (!this.valPass || !this.valState) {
-      this.valPass = allocPass(this.net, loader.batchSize, loader.seqLength);
-      this.valState = allocState(this.net, loader.batchSize);
-    }
     const batches = this.training.valBatches > 0 ? Math.min(this.training.valBatches, loader.batchesPerEpoch) : loader.batchesPerEpoch;
-    if (this.net.config.bidirectional) return this.evaluateMasked(loader, batches, shouldStop);
-    const valLoss = evaluateLoader(this.net, loader, this.valPass, this.valState, batches, shouldStop);
-    if (valLoss === null) return null;
+    let valLoss: number;
+    if (this.net.config.bidirectional) {
+      this.valBiPass ??= allocBiPass(this.net, loader.batchSize, loader.seqLength);
+      const result = yield* maskedLossSteps(this.net, loader, this.valBiPass, batches, this.net.config.maskFrac!, this.training.seed);
+      valLoss = result.loss;
+      this.valAccuracy = result.accuracy;
+    } else {
+      this.valPass ??= allocPass(this.net, loader.batchSize, loader.seqLength);
+      this.valState ??= allocState(this.net, loader.batchSize);
+      valLoss = yield* lossSteps(this.net, loader, this.valPass, this.valState, batches);
+    }
     this.valLoss = valLoss;
     if (this.bestValLoss === null || valLoss < this.bestValLoss) this.bestValLoss = valLoss;
     this.history.push({ iter: this.iteration, loss: this.lastLoss, valLoss });
     return valLoss;
-  }
-
-  /** Bidirectional: masked-character loss on the validation split, the same masked positions every time. */
-  private evaluateMasked(loader: BatchLoader, batches: number, shouldStop?: () => boolean): number | null {
-    this.valBiPass ??= allocBiPass(this.net, loader.batchSize, loader.seqLength);
-    const result = evaluateMaskedLoader(this.net, loader, this.valBiPass, batches, this.net.config.maskFrac!, this.training.seed, shouldStop);
-    if (result === null) return null;
-    this.valLoss = result.loss;
-    this.valAccuracy = result.accuracy;
-    if (this.bestValLoss === null || result.loss < this.bestValLoss) this.bestValLoss = result.loss;
-    this.history.push({ iter: this.iteration, loss: this.lastLoss, valLoss: result.loss });
-    return result.loss;
   }
 
   /** The checkpoint header and tensors for the current moment. */
@@ -424,8 +425,8 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
     hooks.onCheckpoint?.(lastCheckpoint);
     if (keep !== undefined) await pruneCheckpoints(checkpointDir, run.runName, keep);
   };
-  const evaluate = () => {
-    const valLoss = run.evaluate(hooks.shouldStop);
+  const evaluate = async () => {
+    const valLoss = await run.evaluateYielding(hooks.shouldStop);
     if (valLoss !== null) hooks.onEval?.({ iteration: run.iteration, epoch: run.epoch, valLoss, bestValLoss: run.bestValLoss! });
   };
 
@@ -447,13 +448,13 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
       totalIters,
     });
     const last = run.iteration >= totalIters;
-    if (!last && run.iteration % run.training.evalEvery === 0) evaluate();
+    if (!last && run.iteration % run.training.evalEvery === 0) await evaluate();
     if (!last && checkpointEvery > 0 && run.iteration % checkpointEvery === 0) await save();
     // let signal handlers and output streams run between steps
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   if (hooks.shouldStop?.()) stoppedBy = 'signal';
-  if (stoppedBy === 'budget' && run.iteration > startIteration) evaluate();
+  if (stoppedBy === 'budget' && run.iteration > startIteration) await evaluate();
   if (run.iteration > startIteration || lastCheckpoint === null) await save();
   return {
     iterations: run.iteration, stoppedBy, trainLoss: run.lastLoss, valLoss: run.valLoss, bestValLoss: run.bestValLoss,

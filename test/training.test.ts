@@ -104,6 +104,29 @@ describe('training', () => {
     });
   }
 
+  it('a stop request during a long validation is seen within a batch (signal handlers get a turn)', async () => {
+    const o = options('lstm', 0);
+    o.corpus = corpusFromText(TEXT.repeat(40)); // half of it held out: hundreds of validation batches
+    o.training = { ...o.training, valFrac: 0.5, evalEvery: 1 };
+    const run = TrainingRun.create(o);
+    let stop = false;
+    let evals = 0;
+    const summary = await runTraining(run, {
+      budget: { maxIters: 5 },
+      hooks: {
+        // like a SIGINT handler: runs only when the event loop gets a turn
+        onIteration: () => setTimeout(() => { stop = true; }, 0),
+        onEval: () => { evals++; },
+        shouldStop: () => stop,
+      },
+    });
+    expect(run.valLoader!.batchesPerEpoch).toBeGreaterThan(200);
+    expect(summary.stoppedBy).toBe('signal');
+    expect(summary.iterations).toBe(1);
+    expect(evals).toBe(0); // the first validation was interrupted, not finished
+    expect(run.valLoss).toBeNull();
+  });
+
   it('refuses to resume on a corpus with another vocabulary', async () => {
     const dir = tmp();
     const run = TrainingRun.create(options('rnn', 0));
