@@ -4,23 +4,12 @@
 
 import { describe, expect, it } from 'vitest';
 import { referenceKernels } from '../src/kernels/reference.js';
+import { createRandom } from '../src/random.js';
 import {
   createWasmKernels, wasmRelaxedSimdAvailable, wasmSimdAvailable, type GemmKernels, type WasmKernels,
 } from '../src/kernels/wasm.js';
 
 type Form = 'NN' | 'NT' | 'TN';
-
-// mulberry32: a small seeded generator, so a failing case replays exactly
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   form: Form;
@@ -45,7 +34,7 @@ const EPS32 = 2 ** -24;
 // Runs one case on `kernels` and on the float64 reference, and compares every element of C's buffer: the M×N
 // window within the float32 error bound, everything outside it (padding, offset) bit-for-bit untouched.
 function checkCase(kernels: WasmKernels, c: Case, seed: number): void {
-  const random = seededRandom(seed);
+  const random = createRandom(seed);
   const { a, b } = operandShapes(c);
   const lda = a[1] + c.pad, ldb = b[1] + c.pad, ldc = c.N + c.pad;
   const off = c.pad;
@@ -124,7 +113,7 @@ describe.skipIf(!wasmSimdAvailable())('wasm-simd gemm against the float64 refere
   });
 
   it('random shapes', () => {
-    const random = seededRandom(7);
+    const random = createRandom(7);
     for (let trial = 0; trial < 30; trial++) {
       const pick = (max: number) => 1 + Math.floor(random() * max);
       const c: Case = {
