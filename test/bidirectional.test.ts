@@ -3,11 +3,11 @@
 
 import { describe, expect, it } from 'vitest';
 import seedrandom from 'seedrandom';
-import { referenceKernels } from '../src/kernels/reference.js';
-import { createNetwork, initParams, modelParamSpecs, type CellType, type Network } from '../src/model.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
+import { createNetwork, initParams, modelParamSpecs, type CellType, type Network } from '../src/core/model.js';
 import {
   allocBiPass, biBackward, biForwardLogits, biForwardLoss, maskInputs, type BiPass,
-} from '../src/bidirectional.js';
+} from '../src/core/bidirectional.js';
 import { checkBuffer } from './helpers/finite-differences.js';
 
 function setup(cell: CellType, layers: number, seed: string, dropout = 0) {

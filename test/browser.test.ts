@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import seedrandom from 'seedrandom';
 import type { Browser, Page } from 'playwright-core';
-import { referenceKernels } from '../src/kernels/reference.js';
-import { createNetwork, initParams } from '../src/model.js';
-import { corpusFromText } from '../src/data/corpus.js';
-import { analyzeText } from '../src/inspect/analyze.js';
-import { renderPage } from '../src/inspect/html.js';
-import { ACTIVATION_SCALE, colorAt, PROBABILITY_SCALE } from '../src/inspect/colors.js';
-import { formatPercent } from '../src/inspect/terminal.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
+import { createNetwork, initParams } from '../src/core/model.js';
+import { corpusFromText } from '../src/core/data/corpus.js';
+import { analyzeText } from '../src/core/inspect/analyze.js';
+import { renderPage } from '../src/core/inspect/html.js';
+import { ACTIVATION_SCALE, colorAt, PROBABILITY_SCALE } from '../src/core/inspect/colors.js';
+import { formatPercent } from '../src/core/inspect/terminal.js';
 
 const CHROMIUM = process.env.CHARNN_CHROMIUM ?? '/usr/bin/chromium';
 

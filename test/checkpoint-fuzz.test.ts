@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import seedrandom from 'seedrandom';
-import { CharnnError } from '../src/errors.js';
-import { encodeCheckpoint, readCheckpoint, readCheckpointHeader, type CheckpointContents, type TensorData } from '../src/checkpoint.js';
+import { CharnnError } from '../src/core/errors.js';
+import { encodeCheckpoint, type CheckpointContents, type TensorData } from '../src/core/checkpoint/format.js';
+import { readCheckpoint, readCheckpointHeader } from '../src/node/checkpoint-files.js';
 
 const MUTATIONS = 600;
 const SLOW_READ_MS = 1000;

@@ -8,12 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import seedrandom from 'seedrandom';
-import { CharnnError } from '../src/errors.js';
+import { CharnnError } from '../src/core/errors.js';
 import {
-  CHECKPOINT_EXTENSION, CHECKPOINT_MAGIC, MAX_HEADER_BYTES, checkpointFileName, crc32, crc32Reference, listCheckpoints,
-  pruneCheckpoints, readCheckpoint, readCheckpointHeader, readCheckpointInfo, resolveCheckpoint, swapByteOrder,
-  writeCheckpoint, writeCheckpointSync, type TensorData,
-} from '../src/checkpoint.js';
+  CHECKPOINT_EXTENSION, CHECKPOINT_MAGIC, MAX_HEADER_BYTES, checkpointFileName, crc32, crc32Reference, swapByteOrder,
+  type TensorData,
+} from '../src/core/checkpoint/format.js';
+import {
+  listCheckpoints, pruneCheckpoints, readCheckpoint, readCheckpointHeader, readCheckpointInfo, resolveCheckpoint,
+  writeCheckpoint, writeCheckpointSync,
+} from '../src/node/checkpoint-files.js';
 
 let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(join(tmpdir(), 'charnn-ckpt-')); });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildProgram, main } from '../src/cli/main.js';
 import { decimal, duration, formatDuration, oneOf, parseDurationMs, UsageError, wholeNumber } from '../src/cli/options.js';
 import { colorLevel } from '../src/cli/output.js';
-import { CharnnError } from '../src/errors.js';
+import { CharnnError } from '../src/core/errors.js';
 
 describe('value parsers', () => {
   it('whole numbers: accepts 5, 1e3; refuses 0, negatives, fractions, NaN, junk and out-of-range values with one sentence', () => {

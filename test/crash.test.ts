@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import seedrandom from 'seedrandom';
-import { readCheckpoint } from '../src/checkpoint.js';
-import { expectedTensors, parseHeader } from '../src/snapshot.js';
+import { readCheckpoint } from '../src/node/checkpoint-files.js';
+import { expectedTensors, parseHeader } from '../src/core/snapshot.js';
 
 const BIN = resolve(import.meta.dirname, '..', 'bin', 'charnn.js');
 
@@ -71,7 +71,7 @@ describe('kill -9 during training', () => {
 
 describe('removeStaleTempFiles', () => {
   it("deletes temp files of dead writers only, never a live writer's or a checkpoint", async () => {
-    const { removeStaleTempFiles } = await import('../src/checkpoint.js');
+    const { removeStaleTempFiles } = await import('../src/node/checkpoint-files.js');
     const dir = mkdtempSync(join(tmpdir(), 'charnn-stale-'));
     const dead = spawnSync(process.execPath, ['-e', '']).pid!;
     const deadTemp = `.run_i000001_v-.ckpt.${dead}.0a1b2c.tmp`;

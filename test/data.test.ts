@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CharnnError } from '../src/errors.js';
+import { CharnnError } from '../src/core/errors.js';
 import {
   corpusFromText,
   decodeIds,
@@ -15,11 +15,11 @@ import {
   encodeText,
   idArrayFor,
   makeVocab,
-  readCorpus,
   type Corpus,
   type IdArray,
-} from '../src/data/corpus.js';
-import { BatchLoader, splitCorpus } from '../src/data/batches.js';
+} from '../src/core/data/corpus.js';
+import { readCorpus } from '../src/node/corpus-files.js';
+import { BatchLoader, splitCorpus } from '../src/core/data/batches.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'charnn-data-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

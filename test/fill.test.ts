@@ -2,16 +2,17 @@
 // from both sides, checkpoints round-trip without carried state, resume is exact, and fill keeps everything
 // that is not a mask. Tiny models (hidden ≤ 32), short budgets.
 
+import '../src/node/platform.js'; // files and worker threads under the core
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import seedrandom from 'seedrandom';
-import { corpusFromText } from '../src/data/corpus.js';
-import { referenceKernels } from '../src/kernels/reference.js';
-import { loadModel } from '../src/lm.js';
-import { TrainingRun, runTraining, type NewRunOptions } from '../src/train.js';
-import { readCheckpoint } from '../src/checkpoint.js';
+import { corpusFromText } from '../src/core/data/corpus.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
+import { loadModel } from '../src/core/lm.js';
+import { TrainingRun, runTraining, type NewRunOptions } from '../src/core/train.js';
+import { readCheckpoint } from '../src/node/checkpoint-files.js';
 
 // pairs like 'cC': a lowercase letter is knowable only from its right (the capital after it), a capital only from
 // its left; the letters themselves are random, so nothing else predicts them

@@ -3,11 +3,11 @@
 
 import { describe, expect, it } from 'vitest';
 import seedrandom from 'seedrandom';
-import { referenceKernels } from '../src/kernels/reference.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
 import {
   allocPass, allocState, backward, createNetwork, forwardLoss, initParams,
   type CarriedState, type CellType, type Network, type Pass,
-} from '../src/model.js';
+} from '../src/core/model.js';
 import { checkBuffer } from './helpers/finite-differences.js';
 
 function setup(cell: CellType, layers: number, seed: string) {

@@ -2,14 +2,15 @@
 // legend and notes on stderr), the color rules (not a terminal, NO_COLOR, FORCE_COLOR), every view, and the
 // user's mistakes as one sentence. Needs a build (npm test builds first).
 
+import '../src/node/platform.js'; // files and worker threads under the core
 import { runCharnn } from './helpers/cli.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { corpusFromText } from '../src/data/corpus.js';
-import { referenceKernels } from '../src/kernels/reference.js';
-import { TrainingRun, runTraining } from '../src/train.js';
+import { corpusFromText } from '../src/core/data/corpus.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
+import { TrainingRun, runTraining } from '../src/core/train.js';
 
 const ESC = '\u001b[';
 const TEXT = Array.from({ length: 40 }, (_, i) => `${i % 2 ? 'ROMEO' : 'JULIET'}:\nSay "what ${i}" (and more) to me.\n\n`).join('');

@@ -4,13 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import seedrandom from 'seedrandom';
 import { Chalk } from 'chalk';
-import { referenceKernels } from '../src/kernels/reference.js';
-import { allocPass, allocState, carryState, createNetwork, forwardLogits, initParams, type CellType, type Network } from '../src/model.js';
-import { corpusFromText, encodeText, makeVocab } from '../src/data/corpus.js';
-import { analyzeText } from '../src/inspect/analyze.js';
-import { compilePattern, correlateUnits, matchIndicator } from '../src/inspect/correlate.js';
-import { digitFor, renderHeatmap, renderLegend, renderTopTable } from '../src/inspect/terminal.js';
-import { renderPage } from '../src/inspect/html.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
+import { allocPass, allocState, carryState, createNetwork, forwardLogits, initParams, type CellType, type Network } from '../src/core/model.js';
+import { corpusFromText, encodeText, makeVocab } from '../src/core/data/corpus.js';
+import { analyzeText } from '../src/core/inspect/analyze.js';
+import { compilePattern, correlateUnits, matchIndicator } from '../src/core/inspect/correlate.js';
+import { digitFor, renderHeatmap, renderLegend, renderTopTable } from '../src/core/inspect/terminal.js';
+import { renderPage } from '../src/core/inspect/html.js';
 
 const TEXT = 'ROMEO:\nBut soft (what light) through yonder "window" breaks?\nJULIET:\nAy me (sighs).\n';
 

@@ -2,16 +2,17 @@
 // float64, on ragged sizes (tails of 1-3 elements go through the scalar lane), and the whole training step of the
 // fast backend against the reference one: the same losses within float32 rounding.
 
+import '../src/node/platform.js'; // files and worker threads under the core
 import { describe, expect, it } from 'vitest';
 import seedrandom from 'seedrandom';
-import { referenceKernels } from '../src/kernels/reference.js';
-import type { FloatArray, Kernels } from '../src/kernels/types.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
+import type { FloatArray, Kernels } from '../src/core/kernels/types.js';
 import { setFlagsFromString } from 'node:v8';
-import { createWasmKernels, wasmRelaxedSimdAvailable, wasmSimdAvailable } from '../src/kernels/wasm.js';
-import { withFusedKernels } from '../src/kernels/wasm-fused.js';
-import { corpusFromText } from '../src/data/corpus.js';
-import { TrainingRun, type NewRunOptions } from '../src/train.js';
-import type { CellType } from '../src/model.js';
+import { createWasmKernels, wasmRelaxedSimdAvailable, wasmSimdAvailable } from '../src/core/kernels/wasm.js';
+import { withFusedKernels } from '../src/core/kernels/wasm-fused.js';
+import { corpusFromText } from '../src/core/data/corpus.js';
+import { TrainingRun, type NewRunOptions } from '../src/core/train.js';
+import type { CellType } from '../src/core/model.js';
 
 const ref = referenceKernels('f64');
 

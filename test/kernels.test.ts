@@ -3,11 +3,12 @@
 // and both accumulate modes; and checks its memory contract: views survive growth, foreign arrays are refused.
 
 import { describe, expect, it } from 'vitest';
-import { referenceKernels } from '../src/kernels/reference.js';
-import { createRandom } from '../src/random.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
+import { createRandom } from '../src/core/random.js';
 import {
   createWasmKernels, wasmRelaxedSimdAvailable, wasmSimdAvailable, type GemmKernels, type WasmKernels,
-} from '../src/kernels/wasm.js';
+} from '../src/core/kernels/wasm.js';
+import { startGemmHelper } from '../src/node/gemm-helper.js';
 
 type Form = 'NN' | 'NT' | 'TN';
 
@@ -140,7 +141,7 @@ describe.skipIf(!wasmRelaxedSimdAvailable())('wasm-simd-fma gemm (relaxed SIMD) 
 
 describe.skipIf(!wasmSimdAvailable())('wasm-simd gemm on two threads against the float64 reference', () => {
   it('splits along N and along M, with ragged halves, and matches', () => {
-    const kernels = createWasmKernels({ fma: 'off', threads: 2 });
+    const kernels = createWasmKernels({ fma: 'off', helper: startGemmHelper });
     try {
       expect(kernels.name).toBe('wasm-simd-2t');
       // each of these is above the parallel threshold (2 MFLOP); the first three split N, the rest M

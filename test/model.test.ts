@@ -2,8 +2,8 @@
 
 import { describe, expect, it } from 'vitest';
 import seedrandom from 'seedrandom';
-import { referenceKernels } from '../src/kernels/reference.js';
-import { allocPass, allocState, carryState, createNetwork, forwardLoss, initParams } from '../src/model.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
+import { allocPass, allocState, carryState, createNetwork, forwardLoss, initParams } from '../src/core/model.js';
 import { naiveLoss } from './helpers/naive-model.js';
 
 describe('structured forward = naive per-step forward (float64)', () => {

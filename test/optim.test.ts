@@ -1,11 +1,11 @@
 // One optimizer step against values computed by hand from the update formulas; clipping against its definition.
 
 import { describe, expect, it } from 'vitest';
-import { referenceKernels } from '../src/kernels/reference.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
 import {
   ADAGRAD_EPS, ADAM_BETA1, ADAM_BETA2, ADAM_EPS, RMSPROP_DECAY, RMSPROP_EPS,
   clipGradNorm, createOptimizer, learningRateAt, optimizerStep,
-} from '../src/optim.js';
+} from '../src/core/optim.js';
 
 const k = referenceKernels('f64');
 

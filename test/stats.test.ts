@@ -1,13 +1,14 @@
 // Training statistics (`--stats`): hidden-state mean/variance, saturation and gradient norms, against numbers
 // worked out by hand and against a naive per-step LSTM written from the cell equations.
 
+import '../src/node/platform.js'; // files and worker threads under the core
 import { describe, expect, it } from 'vitest';
 import seedrandom from 'seedrandom';
-import { referenceKernels } from '../src/kernels/reference.js';
-import { allocPass, allocState, backward, createNetwork, forwardLoss, initParams, type Network } from '../src/model.js';
-import { formatStepStats, gradNorms, hiddenStats, SATURATION } from '../src/inspect/stats.js';
-import { corpusFromText } from '../src/data/corpus.js';
-import { TrainingRun, runTraining, type IterationEvent } from '../src/train.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
+import { allocPass, allocState, backward, createNetwork, forwardLoss, initParams, type Network } from '../src/core/model.js';
+import { formatStepStats, gradNorms, hiddenStats, SATURATION } from '../src/core/inspect/stats.js';
+import { corpusFromText } from '../src/core/data/corpus.js';
+import { TrainingRun, runTraining, type IterationEvent } from '../src/core/train.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 

@@ -1,18 +1,19 @@
 // Data-parallel training steps (src/parallel): the step split across worker threads computes the same loss and
 // gradients as one thread within float32 rounding, is deterministic for a given thread count, and resumes from a
 // checkpoint bit for bit (dropout on, so the masks the main thread draws for every slice are covered).
-// The workers run the compiled dist/parallel/worker.js: `npm test` builds first.
+// The workers run the compiled dist/node/parallel/worker.js: `npm test` builds first.
 
+import '../src/node/platform.js'; // files and worker threads under the core
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { corpusFromText } from '../src/data/corpus.js';
-import { createWasmKernels, wasmSimdAvailable } from '../src/kernels/wasm.js';
-import { withFusedKernels } from '../src/kernels/wasm-fused.js';
-import { sliceStarts } from '../src/parallel/data-parallel.js';
-import { TrainingRun, runTraining, type NewRunOptions } from '../src/train.js';
-import type { CellType } from '../src/model.js';
+import { corpusFromText } from '../src/core/data/corpus.js';
+import { createWasmKernels, wasmSimdAvailable } from '../src/core/kernels/wasm.js';
+import { withFusedKernels } from '../src/core/kernels/wasm-fused.js';
+import { sliceStarts } from '../src/node/parallel/data-parallel.js';
+import { TrainingRun, runTraining, type NewRunOptions } from '../src/core/train.js';
+import type { CellType } from '../src/core/model.js';
 
 const TEXT = Array.from({ length: 90 }, (_, i) => `${i}: a quick brown fox ${i % 4 ? 'jumps' : 'naps'} over ${i % 6} lazy dogs\n`).join('');
 

@@ -1,15 +1,16 @@
 // The training loop end to end through the library: same seed → same bytes; checkpoint round trip gives the
 // same predictions; a resumed run continues bit for bit like an uninterrupted one (dropout on).
 
+import '../src/node/platform.js'; // files and worker threads under the core
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { corpusFromText } from '../src/data/corpus.js';
-import { referenceKernels } from '../src/kernels/reference.js';
-import { loadModel } from '../src/lm.js';
-import { TrainingRun, runTraining, type NewRunOptions } from '../src/train.js';
-import type { CellType } from '../src/model.js';
+import { corpusFromText } from '../src/core/data/corpus.js';
+import { referenceKernels } from '../src/core/kernels/reference.js';
+import { loadModel } from '../src/core/lm.js';
+import { TrainingRun, runTraining, type NewRunOptions } from '../src/core/train.js';
+import type { CellType } from '../src/core/model.js';
 
 const TEXT = Array.from({ length: 60 }, (_, i) => `line ${i}: the quick brown fox ${i % 7 ? 'jumps' : 'naps'} 🦊 over the lazy dog\n`).join('');
 

@@ -7,12 +7,13 @@
 // mask-frac of the held-out characters (first eval-chars of it; 0 = all) are masked with a seeded generator and
 // filled by each model (charnn fill's algorithm). One JSON object per result on stdout, progress on stderr.
 
-import { readCorpus } from '../data/corpus.js';
-import { splitCorpus } from '../data/batches.js';
-import { fillIds, TO_FILL } from '../fill.js';
-import { createRandom } from '../random.js';
-import { TrainingRun, runTraining } from '../train.js';
-import type { CellType } from '../model.js';
+import '../node/platform.js';
+import { readCorpus } from '../node/corpus-files.js';
+import { splitCorpus } from '../core/data/batches.js';
+import { fillIds, TO_FILL } from '../core/fill.js';
+import { createRandom } from '../core/random.js';
+import { TrainingRun, runTraining } from '../core/train.js';
+import type { CellType } from '../core/model.js';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

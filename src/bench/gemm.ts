@@ -7,9 +7,10 @@
 // the kernel rather than the scheduler; the wall-clock median (w) is printed beside it. For the two-thread
 // backend (-2t) the wall-clock rate is the speed; its per-CPU-second rate shows what the split and the spinning cost.
 
-import { referenceKernels } from '../kernels/reference.js';
-import type { GemmKernels } from '../kernels/wasm.js';
-import { createWasmKernels, wasmRelaxedSimdAvailable, wasmSimdAvailable } from '../kernels/wasm.js';
+import { referenceKernels } from '../core/kernels/reference.js';
+import type { GemmKernels } from '../core/kernels/wasm.js';
+import { createWasmKernels, wasmRelaxedSimdAvailable, wasmSimdAvailable } from '../core/kernels/wasm.js';
+import { startGemmHelper } from '../node/gemm-helper.js';
 
 const REPEATS = 7; // timed repeats per shape and backend; the median is reported
 const MIN_REPEAT_MS = 150; // each repeat runs the GEMM enough times to last at least this long
@@ -102,7 +103,7 @@ const backends: GemmKernels[] = [];
 if (wasmSimdAvailable()) {
   backends.push(createWasmKernels({ fma: 'off' }));
   if (wasmRelaxedSimdAvailable()) backends.push(createWasmKernels({ fma: 'auto' }));
-  backends.push(createWasmKernels({ fma: 'auto', threads: 2 }));
+  backends.push(createWasmKernels({ fma: 'auto', helper: startGemmHelper }));
 } else {
   console.log('WebAssembly SIMD is not available on this engine; only the reference runs.');
 }

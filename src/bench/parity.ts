@@ -8,8 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { readCorpus } from '../data/corpus.js';
-import { TrainingRun } from '../train.js';
+import '../node/platform.js';
+import { readCorpus } from '../node/corpus-files.js';
+import { TrainingRun } from '../core/train.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({

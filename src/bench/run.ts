@@ -12,11 +12,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { readCorpus, type Corpus } from '../data/corpus.js';
-import { defaultKernels } from '../kernels/index.js';
-import type { CellType } from '../model.js';
-import { sampleIds } from '../sample.js';
-import { TrainingRun } from '../train.js';
+import '../node/platform.js';
+import { readCorpus } from '../node/corpus-files.js';
+import type { Corpus } from '../core/data/corpus.js';
+import { defaultKernels } from '../core/platform.js';
+import type { CellType } from '../core/model.js';
+import { sampleIds } from '../core/sample.js';
+import { TrainingRun } from '../core/train.js';
 
 interface Config {
   name: string;

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { CharnnError } from '../errors.js';
+import { CharnnError } from '../core/errors.js';
 import { UsageError } from './options.js';
 import { installStdoutGuard, printError } from './output.js';
 import { registerTrainCommand } from './commands/train.js';
@@ -33,7 +33,11 @@ Start here:
   charnn sample --temp 0.8           write new text from the best checkpoint
   charnn <command> --help            every option of a command`)
     .configureOutput({ outputError: () => {} }) // errors are printed once, by the boundary in main()
-    .exitOverride();
+    .exitOverride()
+    // the Node platform (files, threads, kernels) under the core, loaded only when a command runs: --help stays fast
+    .hook('preAction', async () => {
+      await import('../node/platform.js');
+    });
   registerTrainCommand(program);
   registerSampleCommand(program);
   registerEvalCommand(program);

@@ -1,7 +1,7 @@
 // Central finite differences for the float64 gradient checks: the numeric gradient of a loss with respect to
 // every element of a buffer, compared with the analytic one as a relative error.
 
-import type { FloatArray } from '../../src/kernels/types.js';
+import type { FloatArray } from '../../src/core/kernels/types.js';
 
 export const EPS = 1e-5;
 /** Below this magnitude, compare absolute error: a relative error of ~0 vs ~1e-12 means nothing. */

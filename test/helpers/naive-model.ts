@@ -2,7 +2,7 @@
 // explicit sums and no GEMMs, row lookups or shared buffers, written straight from the cell equations. The
 // structured sequence-level forward must agree with it.
 
-import type { Network } from '../../src/model.js';
+import type { Network } from '../../src/core/model.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 

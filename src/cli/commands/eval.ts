@@ -29,8 +29,8 @@ Examples:
 }
 
 async function evaluate(source: string, options: EvalCliOptions): Promise<void> {
-  const { loadModel } = await import('../../lm.js');
-  const { readCorpus } = await import('../../data/corpus.js');
+  const { loadModel } = await import('../../core/lm.js');
+  const { readCorpus } = await import('../../node/corpus-files.js');
   const model = await loadModel(options.checkpoint);
   // characters outside the model's vocabulary are refused by the reader, by name
   const corpus = await readCorpus(source, { vocab: model.vocab });

@@ -4,7 +4,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { CharnnError } from '../../errors.js';
+import { CharnnError } from '../../core/errors.js';
 import { UsageError } from '../options.js';
 import { formatCount, printNote, StatusLine, style } from '../output.js';
 
@@ -35,7 +35,7 @@ Examples:
 }
 
 async function fill(source: string | undefined, options: FillCliOptions): Promise<void> {
-  const { loadModel } = await import('../../lm.js');
+  const { loadModel } = await import('../../core/lm.js');
   if (Array.from(options.mask).length !== 1) throw new UsageError(`--mask must be a single character, got '${options.mask}'.`);
   const text = await readInput(source);
   const model = await loadModel(options.checkpoint);

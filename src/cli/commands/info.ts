@@ -2,8 +2,8 @@
 // after reading and checking the whole file, so "info works" also means "this checkpoint loads".
 
 import type { Command } from 'commander';
-import type { CheckpointHeader } from '../../snapshot.js';
-import { CharnnError } from '../../errors.js';
+import type { CheckpointHeader } from '../../core/snapshot.js';
+import { CharnnError } from '../../core/errors.js';
 import { formatDuration } from '../options.js';
 import { formatCount, writeJsonLine } from '../output.js';
 
@@ -25,9 +25,9 @@ export function registerInfoCommand(program: Command): void {
 }
 
 async function info(pathOrDir: string, options: InfoCliOptions): Promise<void> {
-  const { readCheckpoint, resolveCheckpoint } = await import('../../checkpoint.js');
-  const { expectedTensors, parseHeader, paramCount } = await import('../../snapshot.js');
-  const { describeChar } = await import('../../data/corpus.js');
+  const { readCheckpoint, resolveCheckpoint } = await import('../../node/checkpoint-files.js');
+  const { expectedTensors, parseHeader, paramCount } = await import('../../core/snapshot.js');
+  const { describeChar } = await import('../../core/data/corpus.js');
   const { statSync } = await import('node:fs');
 
   const path = await resolveCheckpoint(pathOrDir, 'best');

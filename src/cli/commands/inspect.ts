@@ -5,12 +5,12 @@
 import { writeFile } from 'node:fs/promises';
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Command } from 'commander';
-import { CharnnError } from '../../errors.js';
+import { CharnnError } from '../../core/errors.js';
 import { oneOf, UsageError, wholeNumber } from '../options.js';
 import { colorLevel, formatCount, printNote, StatusLine, style } from '../output.js';
-import type { Coloring } from '../../inspect/terminal.js';
-import type { TextAnalysis } from '../../inspect/analyze.js';
-import type { UnitCorrelation } from '../../inspect/correlate.js';
+import type { Coloring } from '../../core/inspect/terminal.js';
+import type { TextAnalysis } from '../../core/inspect/analyze.js';
+import type { UnitCorrelation } from '../../core/inspect/correlate.js';
 
 export interface InspectCliOptions {
   checkpoint: string;
@@ -72,11 +72,11 @@ Examples:
 }
 
 async function inspect(source: string, options: InspectCliOptions): Promise<void> {
-  const { loadModel } = await import('../../lm.js');
-  const { readCorpus } = await import('../../data/corpus.js');
-  const { analyzeText, checkStateKind } = await import('../../inspect/analyze.js');
-  const { compilePattern, correlateUnits, matchIndicator } = await import('../../inspect/correlate.js');
-  const terminal = await import('../../inspect/terminal.js');
+  const { loadModel } = await import('../../core/lm.js');
+  const { readCorpus } = await import('../../node/corpus-files.js');
+  const { analyzeText, checkStateKind } = await import('../../core/inspect/analyze.js');
+  const { compilePattern, correlateUnits, matchIndicator } = await import('../../core/inspect/correlate.js');
+  const terminal = await import('../../core/inspect/terminal.js');
 
   const pattern = options.correlate !== undefined ? compilePattern(options.correlate) : undefined;
   const model = await loadModel(options.checkpoint);
@@ -139,7 +139,7 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
   const coloring: Coloring = options.neuron ? { kind: 'neuron', ...options.neuron } : { kind: 'surprise' };
 
   if (options.html !== undefined) {
-    const { renderPage } = await import('../../inspect/html.js');
+    const { renderPage } = await import('../../core/inspect/html.js');
     const header = model.header;
     const details = [
       `${cell} ${L}×${H}${options.state === 'c' ? ', units show tanh(cell state)' : ''}`,

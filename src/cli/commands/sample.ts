@@ -4,7 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { CharnnError } from '../../errors.js';
+import { CharnnError } from '../../core/errors.js';
 import { decimal, seed, wholeNumber } from '../options.js';
 import { printNote, style, yieldToEventLoop } from '../output.js';
 
@@ -45,8 +45,8 @@ Examples:
 
 async function sample(options: SampleCliOptions): Promise<void> {
   // only the sampling path is loaded: no training code, no spinner
-  const { loadModel, BIDIRECTIONAL_SAMPLING_REFUSAL } = await import('../../lm.js');
-  const { primeIds, validateSampleOptions } = await import('../../sample.js');
+  const { loadModel, BIDIRECTIONAL_SAMPLING_REFUSAL } = await import('../../core/lm.js');
+  const { primeIds, validateSampleOptions } = await import('../../core/sample.js');
 
   const model = await loadModel(options.checkpoint);
   // the library refuses too, but only once sampling starts: after the prime would already be on stdout

@@ -5,16 +5,16 @@
 import { mkdir, access, constants as fsConstants, stat } from 'node:fs/promises';
 import { basename, dirname, extname } from 'node:path';
 import type { Command } from 'commander';
-import type { CellType } from '../../model.js';
-import type { OptimizerName } from '../../optim.js';
-import type { CheckpointHeader, TrainConfig } from '../../snapshot.js';
-import type { IterationEvent, TrainingRun, TrainingSummary } from '../../train.js';
-import type { Corpus } from '../../data/corpus.js';
-import { CharnnError } from '../../errors.js';
+import type { CellType } from '../../core/model.js';
+import type { OptimizerName } from '../../core/optim.js';
+import type { CheckpointHeader, TrainConfig } from '../../core/snapshot.js';
+import type { IterationEvent, TrainingRun, TrainingSummary } from '../../core/train.js';
+import type { Corpus } from '../../core/data/corpus.js';
+import { CharnnError } from '../../core/errors.js';
 import { decimal, duration, formatDuration, oneOf, seed, UsageError, wholeNumber } from '../options.js';
 import { formatCount, printNote, printWarning, StatusLine, style, whenStdoutCloses, writeJsonLine } from '../output.js';
 import { exitCodeFor, onInterrupt, type StopSignal } from '../signals.js';
-import { formatStepStats, statsJson, type StepStats } from '../../inspect/stats.js';
+import { formatStepStats, statsJson, type StepStats } from '../../core/inspect/stats.js';
 
 /** The options as commander hands them over (defaults applied; budget and lr defaults are decided later). */
 export interface TrainCliOptions {
@@ -122,12 +122,12 @@ function defaultBatchSize(trainChars: number, seqLength: number): number {
 
 /** Trains and returns the exit code: 0, or 130 after Ctrl-C (143 after SIGTERM) once the checkpoint is saved. */
 async function train(corpusArg: string | undefined, options: TrainCliOptions, explicit: (name: keyof TrainCliOptions) => boolean): Promise<number> {
-  const { TrainingRun, runTraining } = await import('../../train.js');
-  const { DEFAULT_LEARNING_RATE } = await import('../../optim.js');
-  const { BatchLoader, splitCorpus } = await import('../../data/batches.js');
-  const { readCheckpointInfo, removeStaleTempFiles, resolveCheckpoint } = await import('../../checkpoint.js');
-  const { parseHeader, paramCount } = await import('../../snapshot.js');
-  const { sampleIds } = await import('../../sample.js');
+  const { TrainingRun, runTraining } = await import('../../core/train.js');
+  const { DEFAULT_LEARNING_RATE } = await import('../../core/optim.js');
+  const { BatchLoader, splitCorpus } = await import('../../core/data/batches.js');
+  const { readCheckpointInfo, removeStaleTempFiles, resolveCheckpoint } = await import('../../node/checkpoint-files.js');
+  const { parseHeader, paramCount } = await import('../../core/snapshot.js');
+  const { sampleIds } = await import('../../core/sample.js');
 
   let stopSignal: StopSignal | null = null;
   let stdoutClosed = false;
@@ -318,7 +318,8 @@ function refuseConflictingOptions(
 }
 
 async function readTrainingText(source: string, options: TrainCliOptions, header: CheckpointHeader | undefined, status: StatusLine): Promise<Corpus> {
-  const { readCorpus, makeVocab } = await import('../../data/corpus.js');
+  const { makeVocab } = await import('../../core/data/corpus.js');
+  const { readCorpus } = await import('../../node/corpus-files.js');
   const label = source === '-' ? 'standard input' : source;
   let lastUpdate = 0;
   const onProgress = (bytesRead: number, totalBytes: number | undefined) => {
@@ -383,7 +384,8 @@ function defaultRunName(source: string): string {
  * `wanted-3`, … and say so.
  */
 async function freeRunName(wanted: string, dir: string, chosenByUser: boolean): Promise<string> {
-  const { checkRunName, listCheckpoints } = await import('../../checkpoint.js');
+  const { checkRunName } = await import('../../core/checkpoint/format.js');
+  const { listCheckpoints } = await import('../../node/checkpoint-files.js');
   const { readdir } = await import('node:fs/promises');
   checkRunName(wanted);
   const taken = new Set((await listCheckpoints(dir)).map((c) => c.header.runName));
@@ -513,7 +515,7 @@ async function reportEnd(
 }
 
 async function bestCheckpointOfRun(dir: string, runName: string): Promise<string | undefined> {
-  const { listCheckpoints } = await import('../../checkpoint.js');
+  const { listCheckpoints } = await import('../../node/checkpoint-files.js');
   let best: { path: string; valLoss: number } | undefined;
   for (const c of await listCheckpoints(dir)) {
     const valLoss = c.header.valLoss;

@@ -1,10 +1,10 @@
 // A trained model loaded for use: the blog's step API (`rnn.reset(); const probs = rnn.step('a')`), streaming
 // samples, and evaluation of a text. Rebuilt from the config saved in the checkpoint.
 
-import { resolveCheckpoint, readCheckpoint } from './checkpoint.js';
+import { decodeCheckpoint } from './checkpoint/format.js';
 import { decodeIds, encodeText, makeVocab, type IdArray, type Vocab } from './data/corpus.js';
 import { evaluateIds, type Evaluation } from './evaluate.js';
-import { defaultKernels } from './kernels/index.js';
+import { checkpointFiles, defaultKernels } from './platform.js';
 import type { Kernels } from './kernels/types.js';
 import {
   allocPass, allocState, carryState, createNetwork, forwardLogits, resetState,
@@ -129,15 +129,33 @@ export class CharModel {
 
 /**
  * Loads a checkpoint file, or from a directory the checkpoint with the lowest validation loss (the newest where
- * none has one).
+ * none has one). Needs a platform with files (Node); anywhere, modelFromBytes takes the checkpoint's bytes.
  */
 export async function loadModel(pathOrDir: string, options: { kernels?: Kernels } = {}): Promise<CharModel> {
-  const path = await resolveCheckpoint(pathOrDir, 'best');
+  const files = checkpointFiles('Loading a model from a path');
+  const path = await files.resolve(pathOrDir, 'best');
   let header: CheckpointHeader | undefined;
-  const { tensors } = await readCheckpoint(path, (raw) => {
+  const { tensors } = await files.read(path, (raw) => {
     header = parseHeader(raw);
     return expectedTensors(header);
   });
+  return modelFrom(header, tensors, path, options);
+}
+
+/** A model from a checkpoint's bytes (a download, a dropped file, an embedded model); `name` names it in messages. */
+export async function modelFromBytes(bytes: Uint8Array, options: { kernels?: Kernels; name?: string } = {}): Promise<CharModel> {
+  const name = options.name ?? 'the checkpoint';
+  let header: CheckpointHeader | undefined;
+  const { tensors } = await decodeCheckpoint(bytes, name, (raw) => {
+    header = parseHeader(raw);
+    return expectedTensors(header);
+  });
+  return modelFrom(header, tensors, name, options);
+}
+
+function modelFrom(
+  header: CheckpointHeader | undefined, tensors: Map<string, unknown>, path: string, options: { kernels?: Kernels },
+): CharModel {
   if (!header) throw new CharnnError(`'${path}' is not a charnn model checkpoint.`);
   const vocab = makeVocab(header.vocab.symbols, header.vocab.encoding);
   const net = createNetwork(options.kernels ?? defaultKernels(), header.model);

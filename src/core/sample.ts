@@ -3,6 +3,7 @@
 //
 // Dimension legend: V vocabulary size. The network runs one stream (B = 1) one step (T = 1) at a time.
 
+import { utf8Encode } from './bytes.js';
 import { CharnnError } from './errors.js';
 import { describeChar, type Vocab } from './data/corpus.js';
 import { allocPass, allocState, carryState, forwardLogits, resetState, type Network } from './model.js';
@@ -21,7 +22,7 @@ export interface SampleOptions {
 export function primeIds(text: string, vocab: Vocab): number[] {
   const ids: number[] = [];
   const unknown = new Set<string>();
-  const symbols = vocab.encoding === 'bytes' ? Array.from(Buffer.from(text, 'utf8'), (b) => String.fromCharCode(b)) : Array.from(text);
+  const symbols = vocab.encoding === 'bytes' ? Array.from(utf8Encode(text), (b) => String.fromCharCode(b)) : Array.from(text);
   for (const ch of symbols) {
     const id = vocab.idOf.get(ch.codePointAt(0)!);
     if (id === undefined) unknown.add(ch);

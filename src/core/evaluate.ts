@@ -4,6 +4,7 @@ import { BatchLoader } from './data/batches.js';
 import type { IdArray } from './data/corpus.js';
 import { allocPass, allocState, carryState, forwardLoss, resetState, type CarriedState, type Network, type Pass } from './model.js';
 import { CharnnError } from './errors.js';
+import { platform } from './platform.js';
 
 /**
  * A computation over batches, one yield before each batch: driven by `runSteps` it runs straight through; by
@@ -26,7 +27,7 @@ export async function runStepsYielding<T>(steps: BatchSteps<T>, shouldStop?: () 
   for (;;) {
     const next = steps.next();
     if (next.done) return next.value;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await platform().yieldToEventLoop();
     if (shouldStop?.()) return null;
   }
 }

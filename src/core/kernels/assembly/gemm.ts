@@ -1,4 +1,4 @@
-// AssemblyScript source of the WebAssembly SIMD GEMM behind src/kernels/wasm.ts: the three row-major forms
+// AssemblyScript source of the WebAssembly SIMD GEMM behind src/core/kernels/wasm.ts: the three row-major forms
 // (NN, NT, TN) in float32, register-blocked on f32x4. Compiled by build.mjs beside this file, twice: with
 // plain SIMD (mul + add) and with relaxed SIMD (fused multiply-add), which Node 20 only runs behind a flag.
 //

@@ -1,4 +1,4 @@
-// AssemblyScript source of the element-wise kernels behind src/kernels/wasm-fused.ts: the cell nonlinearities of
+// AssemblyScript source of the element-wise kernels behind src/core/kernels/wasm-fused.ts: the cell nonlinearities of
 // one time step (LSTM, GRU, RNN, forward and backward), the one-hot row lookup, bias adds and sums, softmax and
 // its gradient, gradient sums. Their plain TypeScript twins are in ../reference.ts; tests hold these to them.
 //

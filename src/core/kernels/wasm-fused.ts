@@ -7,6 +7,7 @@
 // that the elements it touches lie inside them (O(1) per call); id arrays that do not live there (a caller's own
 // Int32Array) are served by the TypeScript twin instead, which gives the same result.
 
+import { base64Decode } from '../bytes.js';
 import { assert } from '../errors.js';
 import * as reference from './reference.js';
 import type { FloatArray, Kernels } from './types.js';
@@ -60,7 +61,7 @@ const cellsModules = new Map<boolean, object>();
 function instantiateCells(memory: SharedWasmMemory, fusedMultiplyAdd: boolean): CellsExports {
   let module = cellsModules.get(fusedMultiplyAdd);
   if (!module) {
-    module = new webAssembly.Module(new Uint8Array(Buffer.from(fusedMultiplyAdd ? cellsRelaxedSimdBase64 : cellsSimdBase64, 'base64')));
+    module = new webAssembly.Module(base64Decode(fusedMultiplyAdd ? cellsRelaxedSimdBase64 : cellsSimdBase64));
     cellsModules.set(fusedMultiplyAdd, module);
   }
   return new webAssembly.Instance(module, { env: { memory } }).exports as CellsExports;
@@ -296,7 +297,7 @@ export interface AttachedKernels {
  */
 export function attachWasmKernels(d: AttachDescriptor): AttachedKernels {
   const { memory } = d;
-  const bytes = new Uint8Array(Buffer.from(d.fusedMultiplyAdd ? gemmRelaxedSimdBase64 : gemmSimdBase64, 'base64'));
+  const bytes = base64Decode(d.fusedMultiplyAdd ? gemmRelaxedSimdBase64 : gemmSimdBase64);
   const gemm = new webAssembly.Instance(new webAssembly.Module(bytes), { env: { memory } }).exports as GemmExports;
   const regionEnd = d.regionStart + d.regionBytes;
   let top = d.regionStart;

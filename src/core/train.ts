@@ -8,7 +8,6 @@ import { CharnnError } from './errors.js';
 import type { Corpus, Vocab } from './data/corpus.js';
 import { makeVocab } from './data/corpus.js';
 import { BatchLoader, splitCorpus } from './data/batches.js';
-import { defaultKernels } from './kernels/index.js';
 import type { Kernels } from './kernels/types.js';
 import {
   allocPass, allocState, backward, carryState, createNetwork, forwardLoss, initParams, resetState,
@@ -20,12 +19,8 @@ import {
   CHECKPOINT_FORMAT, expectedTensors, optimizerBufferNames, parseHeader,
   type CheckpointHeader, type HistoryPoint, type TrainConfig,
 } from './snapshot.js';
-import {
-  checkpointFileName, pruneCheckpoints, readCheckpoint, writeCheckpoint, writeCheckpointSync, type TensorData,
-} from './checkpoint.js';
-import { join } from 'node:path';
-import { availableParallelism } from 'node:os';
-import { DataParallelStep, shareable } from './parallel/data-parallel.js';
+import { checkpointFileName, decodeCheckpoint, encodeCheckpoint, type CheckpointContents, type TensorData } from './checkpoint/format.js';
+import { checkpointFiles, defaultKernels, platform, type ParallelStep } from './platform.js';
 import { lossSteps, runSteps, runStepsYielding, type BatchSteps } from './evaluate.js';
 import { gradNorms, hiddenStats, stepStats, type StepStats } from './inspect/stats.js';
 import { allocBiPass, biBackward, biForwardLoss, fillMaskedBatch, maskedLossSteps, type BiPass } from './bidirectional.js';
@@ -51,7 +46,7 @@ export interface NewRunOptions {
   runName: string;
   corpusName: string;
   kernels?: Kernels;
-  /** Threads a training step splits its B streams across (default: os.availableParallelism()). */
+  /** Threads a training step splits its B streams across (default: the platform's, in Node os.availableParallelism()). */
   threads?: number;
 }
 
@@ -61,6 +56,8 @@ export interface ResumeOptions {
   corpusName?: string;
   /** As in NewRunOptions; the thread count is not part of the checkpoint. */
   threads?: number;
+  /** Names a checkpoint given as bytes in messages (default 'the checkpoint'). */
+  name?: string;
 }
 
 export class TrainingRun {
@@ -83,7 +80,7 @@ export class TrainingRun {
   history: HistoryPoint[] = [];
   private pass: Pass;
   /** With more than one thread: the step split across worker threads (its slice-0 pass holds the statistics). */
-  private parallel: DataParallelStep | null = null;
+  private parallel: ParallelStep | null = null;
   private valPass: Pass | null = null;
   /** Bidirectional models train as masked-character models on independent windows, with these passes instead. */
   private biPass: BiPass | null = null;
@@ -111,12 +108,13 @@ export class TrainingRun {
     this.state = allocState(args.net, B);
     this.pass = allocPass(args.net, B, T);
     if (args.net.config.bidirectional) this.biPass = allocBiPass(args.net, B, T);
-    // Data parallelism needs kernels over a shared memory, at least a stream per thread, and the unidirectional
-    // model (bidirectional training runs single-threaded). Otherwise, and with threads = 1, the step runs here.
+    // Data parallelism needs a platform with threads (and kernels it can share with them), at least a stream per
+    // thread, and the unidirectional model (bidirectional training runs single-threaded). Otherwise, and with
+    // threads = 1, the step runs here.
     const threads = Math.min(resolveThreads(args.threads), B);
     const net = args.net;
-    if (threads > 1 && !net.config.bidirectional && shareable(net.kernels)) {
-      this.parallel = new DataParallelStep(net as Network & { kernels: typeof net.kernels }, B, T, this.state, threads);
+    if (threads > 1 && !net.config.bidirectional) {
+      this.parallel = platform().createParallelStep?.(net, B, T, this.state, threads) ?? null;
     }
   }
 
@@ -147,10 +145,15 @@ export class TrainingRun {
 
   /**
    * Continues a run from a checkpoint, bit for bit: weights, optimizer state, iteration (hence data position and
-   * learning rate), carried hidden state and random state. The corpus must have the checkpoint's vocabulary.
+   * learning rate), carried hidden state and random state. The corpus must have the checkpoint's vocabulary. The
+   * checkpoint is a file path (where the platform has files), or its bytes; `options.name` names bytes in messages.
    */
-  static async resume(path: string, corpus: Corpus, options: ResumeOptions = {}): Promise<TrainingRun> {
-    const { header, tensors } = await readCheckpoint(path, (raw) => expectedTensors(parseHeader(raw)));
+  static async resume(checkpoint: string | Uint8Array, corpus: Corpus, options: ResumeOptions = {}): Promise<TrainingRun> {
+    const path = typeof checkpoint === 'string' ? checkpoint : options.name ?? 'the checkpoint';
+    const expect = (raw: Record<string, unknown>) => expectedTensors(parseHeader(raw));
+    const { header, tensors }: CheckpointContents = typeof checkpoint === 'string'
+      ? await checkpointFiles('Resuming from a checkpoint path').read(checkpoint, expect)
+      : await decodeCheckpoint(checkpoint, path, expect);
     const h = parseHeader(header);
     const vocab = makeVocab(h.vocab.symbols, h.vocab.encoding);
     if (!sameVocab(vocab, corpus.vocab)) {
@@ -319,23 +322,36 @@ export class TrainingRun {
     return { header, tensors };
   }
 
-  /** The file name this moment's checkpoint gets in `dir`. */
+  /** This moment's checkpoint as bytes (what save() writes): what a page downloads, and what resume() takes. */
+  checkpointBytes(): Uint8Array {
+    const { header, tensors } = this.snapshot();
+    return encodeCheckpoint(header as unknown as Record<string, unknown>, tensors);
+  }
+
+  /** The file name this moment's checkpoint gets: char-rnn style, e.g. `names_i000660_v2.1949.ckpt`. */
+  checkpointName(): string {
+    return checkpointFileName(this.runName, this.iteration, this.valLoss ?? undefined);
+  }
+
+  /** The path this moment's checkpoint gets in `dir`. */
   checkpointPath(dir: string): string {
-    return join(dir, checkpointFileName(this.runName, this.iteration, this.valLoss ?? undefined));
+    return checkpointFiles('Saving a checkpoint to a directory').join(dir, this.checkpointName());
   }
 
   async save(dir: string): Promise<string> {
-    const path = this.checkpointPath(dir);
+    const files = checkpointFiles('Saving a checkpoint to a directory');
+    const path = files.join(dir, this.checkpointName());
     const { header, tensors } = this.snapshot();
-    await writeCheckpoint(path, header as unknown as Record<string, unknown>, tensors);
+    await files.write(path, header as unknown as Record<string, unknown>, tensors);
     return path;
   }
 
   /** Synchronous save, for the last checkpoint on the way out of a signal handler. */
   saveSync(dir: string): string {
-    const path = this.checkpointPath(dir);
+    const files = checkpointFiles('Saving a checkpoint to a directory');
+    const path = files.join(dir, this.checkpointName());
     const { header, tensors } = this.snapshot();
-    writeCheckpointSync(path, header as unknown as Record<string, unknown>, tensors);
+    files.writeSync(path, header as unknown as Record<string, unknown>, tensors);
     return path;
   }
 }
@@ -344,9 +360,9 @@ function sameVocab(a: Vocab, b: Vocab): boolean {
   return a.encoding === b.encoding && a.symbols.length === b.symbols.length && a.symbols.every((s, i) => s === b.symbols[i]);
 }
 
-/** The thread count asked for, checked; absent = the cores Node may use. */
+/** The thread count asked for, checked; absent = the platform's default (in Node, the cores it may use). */
 function resolveThreads(threads: number | undefined): number {
-  if (threads === undefined) return availableParallelism();
+  if (threads === undefined) return platform().defaultThreads();
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
     throw new CharnnError(`The number of threads must be an integer from 1 to 256, got ${threads}.`);
   }
@@ -423,7 +439,7 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
     lastCheckpoint = await run.save(checkpointDir);
     if (run.valLoss !== null && run.valLoss === run.bestValLoss) bestCheckpoint = lastCheckpoint;
     hooks.onCheckpoint?.(lastCheckpoint);
-    if (keep !== undefined) await pruneCheckpoints(checkpointDir, run.runName, keep);
+    if (keep !== undefined) await checkpointFiles('Pruning checkpoints').prune(checkpointDir, run.runName, keep);
   };
   const evaluate = async () => {
     const valLoss = await run.evaluateYielding(hooks.shouldStop);
@@ -451,7 +467,7 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
     if (!last && run.iteration % run.training.evalEvery === 0) await evaluate();
     if (!last && checkpointEvery > 0 && run.iteration % checkpointEvery === 0) await save();
     // let signal handlers and output streams run between steps
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await platform().yieldToEventLoop();
   }
   if (hooks.shouldStop?.()) stoppedBy = 'signal';
   if (stoppedBy === 'budget' && run.iteration > startIteration) await evaluate();

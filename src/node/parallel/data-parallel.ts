@@ -8,14 +8,14 @@
 // Dimension legend: B batch streams, T time steps, H hidden size, L layers; a slice has Bs streams.
 
 import { Worker } from 'node:worker_threads';
-import { assert, CharnnError } from '../errors.js';
-import type { Kernels } from '../kernels/types.js';
-import type { SharedWasmMemory } from '../kernels/wasm.js';
-import { attachOverheadBytes } from '../kernels/wasm-fused.js';
+import { assert, CharnnError } from '../../core/errors.js';
+import type { Kernels } from '../../core/kernels/types.js';
+import type { SharedWasmMemory } from '../../core/kernels/wasm.js';
+import { attachOverheadBytes } from '../../core/kernels/wasm-fused.js';
 import {
   allocPass, backward, carryState, drawDropoutMasks, forwardLoss,
   type CarriedState, type ModelConfig, type Network, type Pass,
-} from '../model.js';
+} from '../../core/model.js';
 
 /** Kernels that can be shared with worker threads: a WebAssembly backend over a shared memory. */
 interface ShareableKernels extends Kernels {
@@ -101,7 +101,7 @@ export function sliceStarts(B: number, threads: number): number[] {
 /** Where the compiled worker is: beside this file in dist/; from src/ (vitest), the build's copy in dist/. */
 function workerUrl(): URL {
   const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../../dist/parallel/worker.js', here) : new URL('./worker.js', here);
+  return here.endsWith('.ts') ? new URL('../../../dist/node/parallel/worker.js', here) : new URL('./worker.js', here);
 }
 
 export class DataParallelStep {

@@ -1,9 +1,10 @@
-// Text → ids: reads a training text (file or stdin) in chunks, checks it, builds its vocabulary and encodes it into
-// the smallest typed array that holds its ids. Never materialises the corpus as one JavaScript string, so
-// several-gigabyte files fit (V8 strings stop near 512M characters); memory is ~1 byte per character for V ≤ 256.
+// Text → ids: checks a training text chunk by chunk, builds its vocabulary and encodes it into the smallest typed
+// array that holds its ids. Never materialises the corpus as one JavaScript string, so several-gigabyte files fit
+// (V8 strings stop near 512M characters); memory is ~1 byte per character for V ≤ 256. Where the chunks come from
+// (a string, bytes in memory, a file or stdin in node/corpus-files.ts) is the caller's business.
 
-import { open, type FileHandle } from 'node:fs/promises';
 import { CharnnError } from '../errors.js';
+import { utf8Decode, utf8Encode } from '../bytes.js';
 
 export type IdArray = Uint8Array | Uint16Array | Uint32Array;
 
@@ -23,25 +24,13 @@ export interface Corpus {
   bytes: number;
 }
 
-export interface ReadCorpusOptions {
+/** How a text becomes ids: with an existing vocabulary, or a new one; as UTF-8 code points or raw bytes. */
+export interface EncodeOptions {
   /** Encode with an existing vocabulary (eval, resume); characters outside it → CharnnError naming them. */
   vocab?: Vocab;
   /** Train on raw bytes instead of UTF-8 code points. */
   raw?: boolean;
-  /**
-   * Called about once per chunk. Every byte is counted each time it is handled: a file is read twice (vocabulary
-   * pass, encoding pass), so totalBytes is twice its size; stdin is received once and then scanned twice in memory,
-   * so totalBytes is three times its size, and undefined while it is still arriving. The last call has
-   * bytesRead === totalBytes.
-   */
-  onProgress?: (bytesRead: number, totalBytes: number | undefined) => void;
-  /** For tests; default process.stdin. */
-  stdin?: NodeJS.ReadableStream;
-  /** Bytes per read; small values let tests put multi-byte sequences across chunk boundaries. Default 16 MiB. */
-  chunkSize?: number;
 }
-
-const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
 const CODE_POINT_LIMIT = 0x110000;
 // V8 refuses typed arrays longer than this (2^32 elements in Node 20).
 const MAX_IDS = 2 ** 32;
@@ -135,7 +124,7 @@ function listChars(codes: readonly number[], encoding: 'utf8' | 'bytes'): string
 
 /** Encodes a string with an existing vocabulary; for a bytes vocabulary the string's UTF-8 bytes are the symbols. */
 export function encodeText(text: string, vocab: Vocab): IdArray {
-  const codes = vocab.encoding === 'bytes' ? Buffer.from(text, 'utf8') : Array.from(text, (char) => char.codePointAt(0)!);
+  const codes = vocab.encoding === 'bytes' ? utf8Encode(text) : Array.from(text, (char) => char.codePointAt(0)!);
   const ids = idArrayFor(vocab.symbols.length, codes.length);
   const unknown = new Set<number>();
   for (let i = 0; i < codes.length; i++) {
@@ -158,7 +147,7 @@ export function decodeIds(ids: ArrayLike<number>, vocab: Vocab): string {
   if (vocab.encoding === 'bytes') {
     const bytes = new Uint8Array(ids.length);
     for (let i = 0; i < ids.length; i++) bytes[i] = symbolAt(symbols, ids[i]).charCodeAt(0);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+    return utf8Decode(bytes);
   }
   const parts: string[] = new Array(ids.length);
   for (let i = 0; i < ids.length; i++) parts[i] = symbolAt(symbols, ids[i]);
@@ -178,71 +167,37 @@ export function corpusFromText(text: string): Corpus {
   if (lone) {
     throw new CharnnError(`The text has an unpaired surrogate (U+${hex(lone[0].charCodeAt(0), 4)}) at index ${lone.index}, which is not a character.`);
   }
-  const bytes = Buffer.from(text, 'utf8');
+  const bytes = utf8Encode(text);
   return encodeMemory(new MemorySource('the text', [bytes], bytes.length), 'utf8', undefined, undefined);
 }
 
+/**
+ * Encodes a text given as bytes (a file's contents): UTF-8 unless options.raw or an existing vocabulary says raw
+ * bytes; `name` names the text in messages.
+ */
+export function corpusFromBytes(bytes: Uint8Array, options: EncodeOptions & { name?: string } = {}): Corpus {
+  const encoding = encodingFor(options);
+  return encodeMemory(new MemorySource(options.name ?? 'the text', [bytes], bytes.length), encoding, options.vocab, undefined);
+}
+
+/** An existing vocabulary decides how the text is read; only an explicit raw against a UTF-8 model is a mistake. */
+export function encodingFor(options: EncodeOptions): 'utf8' | 'bytes' {
+  if (!options.vocab) return options.raw ? 'bytes' : 'utf8';
+  if (options.raw === true && options.vocab.encoding === 'utf8') {
+    throw new CharnnError('This model was trained on UTF-8 characters, not raw bytes, so the text cannot be read with --raw.');
+  }
+  return options.vocab.encoding;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
-// Files and stdin
-
-/** Reads a training text from a path, or from stdin when source is '-', and encodes it. */
-export async function readCorpus(source: string, options: ReadCorpusOptions = {}): Promise<Corpus> {
-  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`internal error: chunkSize must be a positive integer, got ${chunkSize}`);
-
-  // An existing vocabulary decides how the text is read; only an explicit --raw against a UTF-8 model is a mistake.
-  let encoding: 'utf8' | 'bytes' = options.raw ? 'bytes' : 'utf8';
-  if (options.vocab) {
-    if (options.raw === true && options.vocab.encoding === 'utf8') {
-      throw new CharnnError('This model was trained on UTF-8 characters, not raw bytes, so the text cannot be read with --raw.');
-    }
-    encoding = options.vocab.encoding;
-  }
-
-  const progress = new Progress(options.onProgress);
-  if (source === '-') {
-    const stdin = options.stdin ?? process.stdin;
-    if (options.stdin === undefined && process.stdin.isTTY) {
-      throw new CharnnError('Standard input is a terminal; pipe the text in (cat input.txt | charnn …) or give a file path.');
-    }
-    const memory = await MemorySource.collect('standard input', stdin, progress);
-    return encodeMemory(memory, encoding, options.vocab, progress);
-  }
-
-  const handle = await openForReading(source);
-  try {
-    const stats = await handle.stat();
-    if (stats.isDirectory()) throw new CharnnError(`${source} is a directory, not a text file.`);
-    if (!stats.isFile()) {
-      // A pipe or device (/dev/stdin, <(…)) can be read only once: keep it in memory like stdin.
-      const memory = await MemorySource.collect(source, handle.createReadStream({ autoClose: false }), progress);
-      return encodeMemory(memory, encoding, options.vocab, progress);
-    }
-    progress.total = 2 * stats.size;
-    return await encodeFile(new FileSource(source, handle, stats.size, chunkSize), encoding, options.vocab, progress);
-  } finally {
-    await handle.close();
-  }
-}
-
-async function openForReading(path: string): Promise<FileHandle> {
-  try {
-    return await open(path, 'r');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CharnnError(`No such file: ${path}.`);
-    if (code === 'EACCES' || code === 'EPERM') throw new CharnnError(`Cannot read ${path}: permission denied.`);
-    if (code === 'EISDIR') throw new CharnnError(`${path} is a directory, not a text file.`);
-    throw new CharnnError(`Cannot open ${path}: ${(error as Error).message}.`);
-  }
-}
+// Sources of chunks
 
 /** Calls onProgress about once per chunk, and once at the end with the final total. */
-class Progress {
+export class Progress {
   bytesRead = 0;
   total: number | undefined = undefined;
   private lastReported = 0;
-  constructor(private readonly onProgress: ReadCorpusOptions['onProgress']) {}
+  constructor(private readonly onProgress: ((bytesRead: number, totalBytes: number | undefined) => void) | undefined) {}
 
   advance(bytes: number): void {
     this.bytesRead += bytes;
@@ -260,76 +215,23 @@ class Progress {
   }
 }
 
-// Two byte sources, each walked twice chunk by chunk from a start offset: a file on disk, or pieces held in memory.
+// A text is walked twice chunk by chunk from a start offset (a file on disk, or pieces held in memory):
 // forEachChunk calls visit(chunk, offsetOfChunk) in order until visit returns false.
 
 /** Returns false to stop early (the text is already known to be bad). */
-type ChunkVisitor = (chunk: Uint8Array, offset: number) => boolean;
+export type ChunkVisitor = (chunk: Uint8Array, offset: number) => boolean;
 
-class FileSource {
-  // Two buffers so the next chunk is read while this one is decoded.
-  private readonly buffers: [Buffer, Buffer];
-  constructor(readonly name: string, private readonly handle: FileHandle, size: number, chunkSize: number) {
-    const length = Math.max(1, Math.min(chunkSize, size));
-    this.buffers = [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)];
-  }
-
-  async forEachChunk(startOffset: number, visit: ChunkVisitor, progress: Progress | undefined): Promise<void> {
-    progress?.advance(startOffset);
-    let position = startOffset;
-    let which = 0;
-    let pending = this.read(this.buffers[which], position);
-    for (;;) {
-      const bytesRead = await pending;
-      if (bytesRead === 0) break;
-      const chunk = this.buffers[which].subarray(0, bytesRead);
-      which ^= 1;
-      pending = this.read(this.buffers[which], position + bytesRead);
-      const keepGoing = visit(chunk, position);
-      position += bytesRead;
-      progress?.advance(bytesRead);
-      if (!keepGoing) {
-        await pending.catch(() => 0); // the handle must not be closed under an outstanding read
-        break;
-      }
-    }
-  }
-
-  async head(n: number): Promise<Uint8Array> {
-    const bytes = Buffer.alloc(n);
-    return bytes.subarray(0, await this.read(bytes, 0));
-  }
-
-  private async read(into: Buffer, position: number): Promise<number> {
-    try {
-      return (await this.handle.read(into, 0, into.length, position)).bytesRead;
-    } catch (error) {
-      throw new CharnnError(`Cannot read ${this.name}: ${(error as Error).message}.`);
-    }
-  }
+export interface ChunkSource {
+  /** Names the text in messages: a path, 'standard input', 'the text'. */
+  readonly name: string;
+  /** The first n bytes (fewer if the text is shorter). */
+  head(n: number): Uint8Array | Promise<Uint8Array>;
+  forEachChunk(startOffset: number, visit: ChunkVisitor, progress: Progress | undefined): void | Promise<void>;
 }
 
-class MemorySource {
+/** Pieces held in memory; never concatenated, so the total may exceed the largest typed array. */
+export class MemorySource implements ChunkSource {
   constructor(readonly name: string, private readonly pieces: readonly Uint8Array[], readonly size: number) {}
-
-  /** Collects a stream as a list of Buffers; never concatenated, so the total may exceed the largest Buffer. */
-  static async collect(name: string, stream: NodeJS.ReadableStream, progress: Progress): Promise<MemorySource> {
-    const pieces: Uint8Array[] = [];
-    let size = 0;
-    try {
-      for await (const piece of stream) {
-        const bytes = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : (piece as Uint8Array);
-        pieces.push(bytes);
-        size += bytes.length;
-        progress.advance(bytes.length);
-      }
-    } catch (error) {
-      throw new CharnnError(`Cannot read ${name}: ${(error as Error).message}.`);
-    }
-    // From here on both in-memory passes count too, so the bar keeps moving forwards.
-    progress.total = 3 * size;
-    return new MemorySource(name, pieces, size);
-  }
 
   forEachChunk(startOffset: number, visit: ChunkVisitor, progress: Progress | undefined): void {
     progress?.advance(Math.min(startOffset, this.size));
@@ -707,7 +609,7 @@ class EncodeJob {
   }
 }
 
-function encodeMemory(source: MemorySource, encoding: 'utf8' | 'bytes', vocab: Vocab | undefined, progress: Progress | undefined): Corpus {
+export function encodeMemory(source: MemorySource, encoding: 'utf8' | 'bytes', vocab: Vocab | undefined, progress: Progress | undefined): Corpus {
   const job = new EncodeJob(source.name, encoding, vocab, source.head(3), progress);
   source.forEachChunk(job.startOffset, job.scan, progress);
   job.finishScan();
@@ -715,7 +617,8 @@ function encodeMemory(source: MemorySource, encoding: 'utf8' | 'bytes', vocab: V
   return job.finish();
 }
 
-async function encodeFile(source: FileSource, encoding: 'utf8' | 'bytes', vocab: Vocab | undefined, progress: Progress): Promise<Corpus> {
+/** Encodes a source read asynchronously (a file): both passes await its chunks. */
+export async function encodeSource(source: ChunkSource, encoding: 'utf8' | 'bytes', vocab: Vocab | undefined, progress: Progress | undefined): Promise<Corpus> {
   const job = new EncodeJob(source.name, encoding, vocab, await source.head(3), progress);
   await source.forEachChunk(job.startOffset, job.scan, progress);
   job.finishScan();

@@ -5,9 +5,9 @@
 // Dimension legend as in data-parallel.ts.
 
 import { workerData } from 'node:worker_threads';
-import { attachWasmKernels } from '../kernels/wasm-fused.js';
-import { backward, carryState, forwardLoss, modelParamSpecs, type CarriedState, type Network, type Pass } from '../model.js';
-import { makeLayout, namedViews } from '../params.js';
+import { attachWasmKernels } from '../../core/kernels/wasm-fused.js';
+import { backward, carryState, forwardLoss, modelParamSpecs, type CarriedState, type Network, type Pass } from '../../core/model.js';
+import { makeLayout, namedViews } from '../../core/params.js';
 import { CONTROL, SPIN_POLLS, type BufferRef, type Described, type WorkerSetup } from './data-parallel.js';
 
 const setup = workerData as WorkerSetup;

@@ -6,6 +6,7 @@
 // Size: activations are embedded as int8 (a·127, rounded; |h| ≤ 1 for every cell type, and |tanh(c)| ≤ 1), L·H·N bytes before base64;
 // the CLI limits N (--max-chars) so a 2×128 model over 5,000 characters makes a page of about 1.8 MB.
 
+import { base64Encode } from '../bytes.js';
 import type { Vocab } from '../data/corpus.js';
 import type { TextAnalysis } from './analyze.js';
 import { ACTIVATION_SCALE, PROBABILITY_SCALE } from './colors.js';
@@ -69,7 +70,7 @@ export function renderPage(analysis: TextAnalysis, vocab: Vocab, options: PageOp
     topProbs: Array.from(analysis.topProbs, round),
     layers: L,
     hiddenSize: H,
-    activations: Buffer.from(quantized.buffer, quantized.byteOffset, quantized.byteLength).toString('base64'),
+    activations: base64Encode(new Uint8Array(quantized.buffer, quantized.byteOffset, quantized.byteLength)),
     probabilityScale: PROBABILITY_SCALE,
     activationScale: ACTIVATION_SCALE,
     initial: coloring.kind === 'surprise' ? 'surprise' : `${coloring.layer}:${coloring.unit}`,

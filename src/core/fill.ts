@@ -10,6 +10,7 @@
 // one step per character, in order, each mask taking the most likely character (temperature 0) given what is
 // to its left, itself included in the left context of what follows.
 
+import { utf8Decode, utf8Encode } from './bytes.js';
 import { allocBiPass, biForwardLogits, type BiPass } from './bidirectional.js';
 import { describeChar, type Vocab } from './data/corpus.js';
 import {
@@ -42,7 +43,7 @@ export interface FillResult {
 export function fillText(net: Network, vocab: Vocab, text: string, options: FillOptions = {}): FillResult {
   const mask = options.mask ?? DEFAULT_MASK_CHAR;
   const maskCode = maskCodeOf(mask, vocab);
-  const codes = vocab.encoding === 'bytes' ? Array.from(Buffer.from(text, 'utf8')) : Array.from(text, (c) => c.codePointAt(0)!);
+  const codes = vocab.encoding === 'bytes' ? Array.from(utf8Encode(text)) : Array.from(text, (c) => c.codePointAt(0)!);
   const ids = new Int32Array(codes.length);
   const unknown = new Set<number>();
   let filled = 0;
@@ -63,7 +64,7 @@ export function fillText(net: Network, vocab: Vocab, text: string, options: Fill
   fillIds(net, vocab, ids, options);
   let out: string;
   if (vocab.encoding === 'bytes') {
-    out = Buffer.from(Uint8Array.from(ids, (id) => vocab.symbols[id].charCodeAt(0))).toString('utf8');
+    out = utf8Decode(Uint8Array.from(ids, (id) => vocab.symbols[id].charCodeAt(0)));
   } else {
     const parts = new Array<string>(ids.length);
     for (let i = 0; i < ids.length; i++) parts[i] = vocab.symbols[ids[i]];

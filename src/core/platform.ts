@@ -1,0 +1,84 @@
+// What the core asks of the platform it runs on, registered at the edge: node/platform.ts (files, worker
+// threads, V8 flags, the environment) or browser/index.ts. The core never tests which platform it is on; it calls
+// through this interface, and a platform that lacks a capability (a browser has no file system) leaves it out.
+//
+// Dimension legend: B batch streams, T time steps.
+
+import type { CheckpointContents, TensorData } from './checkpoint/format.js';
+import { CharnnError } from './errors.js';
+import type { Kernels } from './kernels/types.js';
+import { referenceKernels } from './kernels/reference.js';
+import { createWasmKernels, wasmSimdAvailable } from './kernels/wasm.js';
+import { withFusedKernels } from './kernels/wasm-fused.js';
+import type { CarriedState, Network, Pass } from './model.js';
+
+/** A training step's forward and backward split across threads (node/parallel/data-parallel.ts). */
+export interface ParallelStep {
+  readonly threads: number;
+  /** The calling thread's slice of the batch: its pass holds the statistics of that slice. */
+  readonly pass: Pass;
+  /** Forward + backward of one batch ((T·B) ids, time-major) into net.grads, carrying the state; returns the mean loss. */
+  forwardBackward(inputs: Int32Array, targets: Int32Array, dropoutRandom?: () => number): number;
+  close(): void;
+}
+
+/** Checkpoint files, where the platform has a file system (node/checkpoint-files.ts). */
+export interface CheckpointFiles {
+  read(path: string, expect: (header: Record<string, unknown>) => ReadonlyMap<string, { dtype: string; length: number }>): Promise<CheckpointContents>;
+  write(path: string, header: Record<string, unknown>, tensors: ReadonlyArray<{ name: string; data: TensorData }>): Promise<void>;
+  writeSync(path: string, header: Record<string, unknown>, tensors: ReadonlyArray<{ name: string; data: TensorData }>): void;
+  /** A checkpoint file as is, or from a directory its best ('best') or newest checkpoint. */
+  resolve(pathOrDir: string, prefer: 'best' | 'newest'): Promise<string>;
+  /** Deletes run `runName`'s checkpoints in `dir` but its `keep` newest and its best. */
+  prune(dir: string, runName: string, keep: number): Promise<string[]>;
+  join(dir: string, name: string): string;
+}
+
+export interface Platform {
+  /** The compute backend shared by every network of this process or page (models, sampling, evaluation). */
+  defaultKernels(): Kernels;
+  /** Threads a training step uses when the caller names none. */
+  defaultThreads(): number;
+  /** A step split across `threads` threads, or undefined where this platform cannot (then the step runs here). */
+  createParallelStep?(net: Network, B: number, T: number, state: CarriedState, threads: number): ParallelStep | undefined;
+  /** Resolves after the event loop has had a turn: signal handlers, output streams, a page's Stop message. */
+  yieldToEventLoop(): Promise<void>;
+  files?: CheckpointFiles;
+}
+
+let sharedKernels: Kernels | undefined;
+
+/** WebAssembly SIMD (with FMA where the engine runs relaxed SIMD) where available, else the float32 reference. */
+export function portableKernels(options: { fma?: 'auto' | 'off'; reference?: boolean } = {}): Kernels {
+  if (!options.reference && wasmSimdAvailable()) return withFusedKernels(createWasmKernels({ fma: options.fma ?? 'auto' }));
+  return referenceKernels('f32');
+}
+
+const portablePlatform: Platform = {
+  defaultKernels: () => (sharedKernels ??= portableKernels()),
+  defaultThreads: () => 1,
+  yieldToEventLoop: () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
+};
+
+let current: Platform = portablePlatform;
+
+/** Installs the platform; called once, at the edge, before anything is computed. */
+export function setPlatform(platform: Platform): void {
+  current = platform;
+}
+
+export function platform(): Platform {
+  return current;
+}
+
+/** The platform's checkpoint files, or the sentence that says there are none here. */
+export function checkpointFiles(what: string): CheckpointFiles {
+  const files = current.files;
+  if (!files) throw new CharnnError(`${what} needs a file system, which this platform does not have: pass the checkpoint's bytes instead.`);
+  return files;
+}
+
+/** The platform's shared compute backend. */
+export function defaultKernels(): Kernels {
+  return current.defaultKernels();
+}
