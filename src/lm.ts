@@ -10,11 +10,12 @@ import {
   allocPass, allocState, carryState, createNetwork, forwardLogits, resetState,
   type CarriedState, type ModelConfig, type Network, type Pass,
 } from './model.js';
-import { sampleIds, primeIds, type SampleOptions } from './sample.js';
+import { sampleIds, sampleMany, primeIds, type ManySampleOptions, type SampleOptions } from './sample.js';
 import { expectedTensors, parseHeader, type CheckpointHeader } from './snapshot.js';
 import { CharnnError } from './errors.js';
 import { evaluateMaskedIds, type MaskedEvaluation } from './bidirectional.js';
 import { fillText, type FillOptions, type FillResult } from './fill.js';
+import { beamSearch, type BeamOptions } from './beam.js';
 
 /** Why a bidirectional model cannot generate text; the CLI's sample command says the same. */
 export const BIDIRECTIONAL_SAMPLING_REFUSAL =
@@ -84,6 +85,23 @@ export class CharModel {
   *sample(options: SampleOptions): Generator<string> {
     if (this.net.config.bidirectional) throw new CharnnError(BIDIRECTIONAL_SAMPLING_REFUSAL);
     for (const id of sampleIds(this.net, this.vocab, options)) yield this.vocab.symbols[id];
+  }
+
+  /**
+   * options.numSamples independent samples, made side by side as streams of one batched step; stream i is seeded
+   * with streamSeed(seed, i) (seed + i for a numeric seed). Each has the generated text (without the prime) and its
+   * log-probability under the model, in nats. Independent of step()'s state.
+   */
+  sampleMany(options: ManySampleOptions): Array<{ index: number; text: string; logprob: number }> {
+    if (this.net.config.bidirectional) throw new CharnnError(BIDIRECTIONAL_SAMPLING_REFUSAL);
+    return sampleMany(this.net, this.vocab, options).map((s) => ({ index: s.index, text: this.decode(s.ids), logprob: s.logprob }));
+  }
+
+  /** Beam search: the likeliest continuation of options.prime that ends at options.stop or options.length. */
+  beam(options: BeamOptions): { text: string; logprob: number; stopped: boolean } {
+    if (this.net.config.bidirectional) throw new CharnnError(BIDIRECTIONAL_SAMPLING_REFUSAL);
+    const result = beamSearch(this.net, this.vocab, options);
+    return { text: this.decode(result.ids), logprob: result.logprob, stopped: result.stopped };
   }
 
   encode(text: string): IdArray {
