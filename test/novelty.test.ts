@@ -7,7 +7,7 @@ describe('novelty', () => {
   it('a corpus of short lines is line-shaped, running text is not', () => {
     expect(detectNoveltyMode('Anna\nBob\nEve\n')).toBe('line');
     expect(detectNoveltyMode('The Lord of the Rings\nDune\nIt\n')).toBe('line');
-    expect(detectNoveltyMode('First Citizen:\nBefore we proceed any further, hear me speak.\nAll:\nSpeak, speak.\nWe are accounted poor citizens, the patricians good.\n')).toBe('substring');
+    expect(detectNoveltyMode('First Citizen:\nBefore we proceed any further, hear me speak.\nYou are all resolved rather to die than to famish?\nWe are accounted poor citizens, the patricians good.\nWhat authority surfeits on would relieve us.\n')).toBe('substring');
     expect(detectNoveltyMode('one single line of text')).toBe('substring');
   });
 
