@@ -10,6 +10,8 @@ export { paramCount } from './snapshot.js';
 export { sampleIds, sampleMany, streamSeed, type ManySampleOptions, type Sample, type SampleOptions } from './sample.js';
 export { evaluateIds, type Evaluation } from './evaluate.js';
 export { beamSearch, type BeamOptions, type BeamResult } from './beam.js';
+export { scoreChars, type CharScore, type ScoreSummary } from './scores.js';
+export { detectNoveltyMode, noveltyCheck, type NoveltyCheck, type NoveltyMode } from './novelty.js';
 export { corpusFromText, readCorpus, encodeText, decodeIds, makeVocab, type Corpus, type IdArray, type Vocab } from './data/corpus.js';
 export { BatchLoader, splitCorpus } from './data/batches.js';
 export { CELL_TYPES, type CellType, type ModelConfig } from './model.js';

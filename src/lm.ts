@@ -16,6 +16,7 @@ import { CharnnError } from './errors.js';
 import { evaluateMaskedIds, type MaskedEvaluation } from './bidirectional.js';
 import { fillText, type FillOptions, type FillResult } from './fill.js';
 import { beamSearch, type BeamOptions } from './beam.js';
+import { scoreChars } from './scores.js';
 
 /** Why a bidirectional model cannot generate text; the CLI's sample command says the same. */
 export const BIDIRECTIONAL_SAMPLING_REFUSAL =
@@ -118,6 +119,23 @@ export class CharModel {
       throw new CharnnError('A bidirectional model has no left-to-right loss: evaluate it on masked characters (evaluateMasked).');
     }
     return evaluateIds(this.net, typeof text === 'string' ? this.encode(text) : text);
+  }
+
+  /**
+   * Per-character scores: for every character after the first, ln p(char | all the text before it), its rank
+   * among the model's guesses and the top `top` guesses (default 5); the loss is -mean(logprob), nats per character.
+   */
+  scoreChars(text: string | IdArray, options: { top?: number } = {}): {
+    chars: Array<{ position: number; char: string; logprob: number; rank: number; top: Array<{ char: string; logprob: number }> }>;
+    loss: number; bpc: number; perplexity: number; count: number;
+  } {
+    if (this.net.config.bidirectional) throw new CharnnError('A bidirectional model has no left-to-right scores: evaluate it on masked characters (evaluateMasked).');
+    const symbols = this.vocab.symbols;
+    const chars: ReturnType<CharModel['scoreChars']>['chars'] = [];
+    const summary = scoreChars(this.net, typeof text === 'string' ? this.encode(text) : text, options.top ?? 5, (s) => {
+      chars.push({ position: s.position, char: symbols[s.id], logprob: s.logprob, rank: s.rank, top: s.top.map((t) => ({ char: symbols[t.id], logprob: t.logprob })) });
+    });
+    return { chars, loss: summary.loss, bpc: summary.loss / Math.LN2, perplexity: Math.exp(summary.loss), count: summary.chars };
   }
 
   /** Whether this is a bidirectional (masked-character) model, which fills gaps from both sides and cannot sample. */

@@ -38,7 +38,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('charnn sample --num-samples', () => {
   // the plain-SIMD kernels compute a row the same whatever the batch size (see sampleMany); the FMA build rounds differently
-  for (const env of [{ CHARNN_FMA: 'off' }, { CHARNN_KERNELS: 'reference' }]) {
+  for (const env of [{ CHARNN_FMA: 'off' }, { CHARNN_KERNELS: 'reference' }] as Array<Record<string, string>>) {
     it(`sample i is byte for byte the single sample with --seed <seed + i> (${Object.entries(env)[0].join('=')})`, async () => {
       const args = ['sample', '-c', namesCk, '--stop', '\n', '--temp', '1.2', '--top-p', '0.95'];
       const many = await charnn([...args, '--num-samples', '6', '--seed', '9'], { env });
