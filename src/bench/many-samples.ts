@@ -51,7 +51,7 @@ console.log(JSON.stringify({
   bench: 'many-samples', checkpoint: model.path, kernels: net.kernels.name, n, reps, chars_per_rep: chars,
   batched_ms: { median: round(median(batched)), min: round(Math.min(...batched)), max: round(Math.max(...batched)) },
   separate_ms: { median: round(median(separate)), min: round(Math.min(...separate)), max: round(Math.max(...separate)) },
-  speedup: round(median(separate) / median(batched) * 100) / 100,
+  speedup: Math.round((100 * median(separate)) / median(batched)) / 100,
 }));
 
 const check = noveltyCheck(await readFile(corpusPath, 'utf8'));
