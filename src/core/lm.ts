@@ -10,11 +10,13 @@ import {
   allocPass, allocState, carryState, createNetwork, forwardLogits, resetState,
   type CarriedState, type ModelConfig, type Network, type Pass,
 } from './model.js';
-import { sampleIds, primeIds, type SampleOptions } from './sample.js';
+import { sampleIds, sampleMany, primeIds, type ManySampleOptions, type SampleOptions } from './sample.js';
 import { expectedTensors, parseHeader, type CheckpointHeader } from './snapshot.js';
 import { CharnnError } from './errors.js';
 import { evaluateMaskedIds, type MaskedEvaluation } from './bidirectional.js';
 import { fillText, type FillOptions, type FillResult } from './fill.js';
+import { beamSearch, type BeamOptions } from './beam.js';
+import { scoreChars } from './scores.js';
 
 /** Why a bidirectional model cannot generate text; the CLI's sample command says the same. */
 export const BIDIRECTIONAL_SAMPLING_REFUSAL =
@@ -86,6 +88,23 @@ export class CharModel {
     for (const id of sampleIds(this.net, this.vocab, options)) yield this.vocab.symbols[id];
   }
 
+  /**
+   * options.numSamples independent samples, made side by side as streams of one batched step; stream i is seeded
+   * with streamSeed(seed, i) (seed + i for a numeric seed). Each has the generated text (without the prime) and its
+   * log-probability under the model, in nats. Independent of step()'s state.
+   */
+  sampleMany(options: ManySampleOptions): Array<{ index: number; text: string; logprob: number }> {
+    if (this.net.config.bidirectional) throw new CharnnError(BIDIRECTIONAL_SAMPLING_REFUSAL);
+    return sampleMany(this.net, this.vocab, options).map((s) => ({ index: s.index, text: this.decode(s.ids), logprob: s.logprob }));
+  }
+
+  /** Beam search: the likeliest continuation of options.prime that ends at options.stop or options.length. */
+  beam(options: BeamOptions): { text: string; logprob: number; stopped: boolean } {
+    if (this.net.config.bidirectional) throw new CharnnError(BIDIRECTIONAL_SAMPLING_REFUSAL);
+    const result = beamSearch(this.net, this.vocab, options);
+    return { text: this.decode(result.ids), logprob: result.logprob, stopped: result.stopped };
+  }
+
   encode(text: string): IdArray {
     return encodeText(text, this.vocab);
   }
@@ -100,6 +119,23 @@ export class CharModel {
       throw new CharnnError('A bidirectional model has no left-to-right loss: evaluate it on masked characters (evaluateMasked).');
     }
     return evaluateIds(this.net, typeof text === 'string' ? this.encode(text) : text);
+  }
+
+  /**
+   * Per-character scores: for every character after the first, ln p(char | all the text before it), its rank
+   * among the model's guesses and the top `top` guesses (default 5); the loss is -mean(logprob), nats per character.
+   */
+  scoreChars(text: string | IdArray, options: { top?: number } = {}): {
+    chars: Array<{ position: number; char: string; logprob: number; rank: number; top: Array<{ char: string; logprob: number }> }>;
+    loss: number; bpc: number; perplexity: number; count: number;
+  } {
+    if (this.net.config.bidirectional) throw new CharnnError('A bidirectional model has no left-to-right scores: evaluate it on masked characters (evaluateMasked).');
+    const symbols = this.vocab.symbols;
+    const chars: ReturnType<CharModel['scoreChars']>['chars'] = [];
+    const summary = scoreChars(this.net, typeof text === 'string' ? this.encode(text) : text, options.top ?? 5, (s) => {
+      chars.push({ position: s.position, char: symbols[s.id], logprob: s.logprob, rank: s.rank, top: s.top.map((t) => ({ char: symbols[t.id], logprob: t.logprob })) });
+    });
+    return { chars, loss: summary.loss, bpc: summary.loss / Math.LN2, perplexity: Math.exp(summary.loss), count: summary.chars };
   }
 
   /** Whether this is a bidirectional (masked-character) model, which fills gaps from both sides and cannot sample. */

@@ -1,18 +1,20 @@
-// Sampling one character at a time from a trained network: temperature, top-k, a priming text, and a seeded
-// generator, as an iterator so callers can stream characters as they come. No allocation per character.
+// Sampling one character at a time from a trained network: temperature, top-k, top-p (nucleus), a priming text, and
+// a seeded generator, as an iterator so callers can stream characters as they come. No allocation per character.
+// sampleMany makes n independent samples side by side, as n streams of one batched step.
 //
-// Dimension legend: V vocabulary size. The network runs one stream (B = 1) one step (T = 1) at a time.
+// Dimension legend: V vocabulary size, B streams of a batched step (sampleIds: B = 1), one step (T = 1) at a time.
 
 import { utf8Encode } from './bytes.js';
 import { CharnnError } from './errors.js';
 import { describeChar, type Vocab } from './data/corpus.js';
-import { allocPass, allocState, carryState, forwardLogits, resetState, type Network } from './model.js';
+import { allocPass, allocState, carryState, forwardLogits, resetState, type CarriedState, type Network, type Pass } from './model.js';
 import { createRandom } from './random.js';
 
 export interface SampleOptions {
   length: number;        // characters (code points) to generate
   temperature?: number;  // 1 = the model's distribution; lower is more conservative; 0 = always the most likely
   topK?: number;         // sample only among the k most likely characters
+  topP?: number;         // then only among the smallest set of likeliest characters whose probabilities add up to p
   prime?: string;        // text the model reads first; not repeated in the output
   seed?: number | string;
   stop?: string;         // stop right after generating this string
@@ -40,6 +42,8 @@ export function validateSampleOptions(options: SampleOptions): void {
   if (!Number.isInteger(length) || length < 0) throw new CharnnError(`The length must be a whole number of characters, got ${length}.`);
   if (!(temperature >= 0 && Number.isFinite(temperature))) throw new CharnnError(`The temperature must be 0 or positive, got ${temperature}.`);
   if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) throw new CharnnError(`--top-k must be a positive integer, got ${topK}.`);
+  const { topP } = options;
+  if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new CharnnError(`--top-p must be a number above 0 and at most 1, got ${topP}.`);
   if (options.stop !== undefined && options.stop.length === 0) throw new CharnnError('The stop string must not be empty.');
 }
 
@@ -52,18 +56,15 @@ export function* sampleIds(net: Network, vocab: Vocab, options: SampleOptions): 
   const V = net.config.vocabSize;
   const { length, temperature = 1 } = options;
   const topK = Math.min(options.topK ?? V, V);
+  const topP = options.topP ?? 1;
   const random = createRandom(options.seed ?? Date.now());
   const pass = allocPass(net, 1, 1);
   const state = allocState(net, 1);
   resetState(state);
   const probs = new Float64Array(V);
-  const order = topK < V ? new Int32Array(V) : null;
+  const order = topK < V || topP < 1 ? new Int32Array(V) : null;
 
-  let context = options.prime ? primeIds(options.prime, vocab) : [];
-  if (context.length === 0) {
-    const newline = vocab.idOf.get(10);
-    context = newline !== undefined ? [newline] : [];
-  }
+  const context = contextIds(vocab, options.prime);
   const feed = (id: number) => {
     pass.inputs[0] = id;
     forwardLogits(net, pass, state);
@@ -76,7 +77,7 @@ export function* sampleIds(net: Network, vocab: Vocab, options: SampleOptions): 
   for (let n = 0; n < length; n++) {
     let next: number;
     if (n === 0 && context.length === 0) next = Math.floor(random() * V);
-    else next = pick(pass.logits, V, temperature, topK, probs, order, random);
+    else next = pick(pass.logits, 0, V, temperature, topK, topP, probs, order, random);
     yield next;
     if (stopIds) {
       recent.push(next);
@@ -88,7 +89,7 @@ export function* sampleIds(net: Network, vocab: Vocab, options: SampleOptions): 
 }
 
 /** A stop string the model cannot produce can never match; it is not an error. */
-function primeIdsOrNull(text: string, vocab: Vocab): number[] | null {
+export function primeIdsOrNull(text: string, vocab: Vocab): number[] | null {
   try {
     return primeIds(text, vocab);
   } catch {
@@ -96,32 +97,235 @@ function primeIdsOrNull(text: string, vocab: Vocab): number[] | null {
   }
 }
 
-/** Draws an id from softmax(logits / temperature) restricted to the topK largest; temperature 0 = argmax. */
+/** What the model reads before the first character: the prime, or else a newline (a line start) if it knows one. */
+export function contextIds(vocab: Vocab, prime: string | undefined): number[] {
+  const context = prime ? primeIds(prime, vocab) : [];
+  if (context.length > 0) return context;
+  const newline = vocab.idOf.get(10);
+  return newline !== undefined ? [newline] : [];
+}
+
+/**
+ * Draws an id from softmax(logits[row … row+V) / temperature) restricted to the topK largest, then to the nucleus
+ * of topP; temperature 0 = argmax.
+ */
 function pick(
-  logits: ArrayLike<number>, V: number, temperature: number, topK: number,
+  logits: ArrayLike<number>, row: number, V: number, temperature: number, topK: number, topP: number,
   probs: Float64Array, order: Int32Array | null, random: () => number,
 ): number {
   let best = 0;
-  for (let v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
+  for (let v = 1; v < V; v++) if (logits[row + v] > logits[row + best]) best = v;
   if (temperature === 0 || topK === 1) return best;
   // threshold = the k-th largest logit (ties at the threshold all stay in)
   let threshold = -Infinity;
-  if (order) {
+  if (order && topK < V) {
     for (let v = 0; v < V; v++) order[v] = v;
-    order.sort((a, b) => logits[b] - logits[a]);
-    threshold = logits[order[topK - 1]];
+    order.sort((a, b) => logits[row + b] - logits[row + a]);
+    threshold = logits[row + order[topK - 1]];
   }
-  const max = logits[best];
+  const max = logits[row + best];
   let sum = 0;
   for (let v = 0; v < V; v++) {
-    const p = logits[v] >= threshold ? Math.exp((logits[v] - max) / temperature) : 0;
+    const p = logits[row + v] >= threshold ? Math.exp((logits[row + v] - max) / temperature) : 0;
     probs[v] = p;
     sum += p;
   }
+  if (topP < 1) sum = keepNucleus(probs, V, sum, topP, order!);
   let u = random() * sum;
   for (let v = 0; v < V; v++) {
     u -= probs[v];
     if (u < 0 && probs[v] > 0) return v;
   }
   return best; // rounding left u ≥ 0 at the end: the last mass belongs to the most likely
+}
+
+/** Relative slack when the nucleus sum meets p: probabilities come from float32 logits, so 0.5 + 0.3 may miss 0.8. */
+const NUCLEUS_SLACK = 1e-6;
+
+/**
+ * Top-p: zeroes every weight outside the nucleus, the smallest set of the largest weights (ties: lower id first)
+ * whose sum reaches topP of `sum`, and returns the nucleus's sum. `probs` holds V unnormalised weights.
+ */
+export function keepNucleus(probs: Float64Array, V: number, sum: number, topP: number, order: Int32Array): number {
+  for (let v = 0; v < V; v++) order[v] = v;
+  order.sort((a, b) => probs[b] - probs[a] || a - b);
+  const target = topP * sum * (1 - NUCLEUS_SLACK);
+  let kept = 0;
+  let i = 0;
+  while (i < V && kept < target && probs[order[i]] > 0) kept += probs[order[i++]];
+  for (; i < V; i++) probs[order[i]] = 0;
+  return kept;
+}
+
+export interface ManySampleOptions extends SampleOptions {
+  numSamples: number;    // n independent samples
+  firstStream?: number;  // index of the first stream (default 0): streams firstStream … firstStream+n-1 are made
+}
+
+export interface Sample {
+  index: number;     // the stream: its seed is streamSeed(seed, index)
+  ids: number[];     // the generated characters (the prime is not included)
+  logprob: number;   // ln p(ids | prime) under the model itself (temperature 1, no top-k or top-p), in nats
+}
+
+/**
+ * The seed of stream i of a many-sample run: the seed itself for stream 0, seed + i for a numeric seed, `${seed}:${i}`
+ * for a string seed. Stream i is exactly the single sample made with that seed (sampleIds, `charnn sample --seed`).
+ */
+export function streamSeed(seed: number | string, index: number): number | string {
+  if (index === 0) return seed;
+  return typeof seed === 'number' ? seed + index : `${seed}:${index}`;
+}
+
+/** One stream of a many-sample run: its own generator, what it has made so far, and its log-probability. */
+interface Stream {
+  readonly index: number;
+  readonly random: () => number;
+  readonly ids: number[];
+  logprob: number;
+}
+
+/**
+ * n samples as n streams of one batched step (B = number of streams still going): every stream reads the prime
+ * (read once, B = 1, and its state copied to every stream), then each draws from its own row of logits with its own
+ * seeded generator and stops at options.stop or options.length. The batch shrinks as streams finish. Returned in
+ * stream order.
+ *
+ * Stream i gives the same characters as sampleIds with seed streamSeed(seed, i) when the kernels compute a row of a
+ * matrix product the same way whatever the number of rows (the reference and the plain-SIMD kernels do; the fused
+ * multiply-add build rounds a many-row product differently from the one-row one, so there a character can differ
+ * where a draw falls within float rounding of the boundary between two characters).
+ */
+export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOptions): Sample[] {
+  validateSampleOptions(options);
+  const { numSamples, firstStream = 0 } = options;
+  if (!Number.isInteger(numSamples) || numSamples < 1) throw new CharnnError(`--num-samples must be a positive whole number, got ${numSamples}.`);
+  if (!Number.isInteger(firstStream) || firstStream < 0) throw new CharnnError(`The first stream must be a whole number, got ${firstStream}.`);
+  const seed = options.seed ?? Date.now();
+  if (typeof seed === 'number' && !Number.isSafeInteger(seed + firstStream + numSamples - 1) && Number.isInteger(seed)) {
+    throw new CharnnError(`The seed ${seed} plus ${firstStream + numSamples - 1} streams is beyond 2^53; choose a smaller seed.`);
+  }
+  const V = net.config.vocabSize;
+  const { length, temperature = 1 } = options;
+  const topK = Math.min(options.topK ?? V, V);
+  const topP = options.topP ?? 1;
+  const probs = new Float64Array(V);
+  const order = topK < V || topP < 1 ? new Int32Array(V) : null;
+  const stopIds = options.stop !== undefined ? primeIdsOrNull(options.stop, vocab) : null;
+  const streams: Stream[] = [];
+  for (let i = 0; i < numSamples; i++) {
+    const index = firstStream + i;
+    streams.push({ index, random: createRandom(streamSeed(seed, index)), ids: [], logprob: 0 });
+  }
+  if (length === 0) return streams.map(({ index, ids, logprob }) => ({ index, ids, logprob }));
+
+  // the prime, read once: every stream starts from this state and these logits
+  const context = contextIds(vocab, options.prime);
+  let batch = batchFor(net, 1);
+  resetState(batch.state);
+  for (const id of context) {
+    batch.pass.inputs[0] = id;
+    forwardLogits(net, batch.pass, batch.state);
+    carryState(net, batch.pass, batch.state);
+  }
+  // rows[r] = the stream whose logits are row r of the pass (after the prime, every stream reads row 0)
+  let rows: Stream[] = streams;
+  let shared = true;
+
+  for (let n = 0; rows.length > 0; n++) {
+    const going: Stream[] = [];
+    const from: number[] = []; // the pass row each continuing stream's state is in
+    const logits = batch.pass.logits;
+    for (let r = 0; r < rows.length; r++) {
+      const stream = rows[r];
+      const row = shared ? 0 : r * V;
+      let next: number;
+      if (n === 0 && context.length === 0) {
+        next = Math.floor(stream.random() * V);
+        stream.logprob -= Math.log(V);
+      } else {
+        next = pick(logits, row, V, temperature, topK, topP, probs, order, stream.random);
+        stream.logprob += logSoftmaxAt(logits, row, V, next);
+      }
+      stream.ids.push(next);
+      if (n + 1 < length && !(stopIds !== null && endsWith(stream.ids, stopIds))) {
+        going.push(stream);
+        from.push(shared ? 0 : r);
+      }
+    }
+    if (going.length === 0) break;
+    // the continuing streams move to the first rows of a batch that fits them (never more than twice their number)
+    const next = batchFor(net, batchCapacity(going.length, numSamples));
+    const target = next === batch ? batch.spare : next.state;
+    gatherRows(net, batch.state, from, target);
+    if (next === batch) [batch.state, batch.spare] = [batch.spare, batch.state];
+    batch = next;
+    const inputs = batch.pass.inputs;
+    for (let r = 0; r < batch.pass.B; r++) inputs[r] = r < going.length ? going[r].ids[going[r].ids.length - 1] : 0;
+    forwardLogits(net, batch.pass, batch.state);
+    carryState(net, batch.pass, batch.state);
+    rows = going;
+    shared = false;
+  }
+  return streams.map(({ index, ids, logprob }) => ({ index, ids, logprob }));
+}
+
+/** A single-step pass of B streams with its state and a spare state to gather rows into. */
+export interface Batch {
+  readonly pass: Pass;
+  state: CarriedState;
+  spare: CarriedState;
+}
+
+// Kernel buffers are never freed, so batches are made once per network and size and reused by every call.
+const batches = new WeakMap<Network, Map<number, Batch>>();
+
+/** The cached single-step batch of B streams for this network (its state is whatever the last user left). */
+export function batchFor(net: Network, B: number): Batch {
+  let sizes = batches.get(net);
+  if (!sizes) batches.set(net, (sizes = new Map()));
+  let batch = sizes.get(B);
+  if (!batch) sizes.set(B, (batch = { pass: allocPass(net, B, 1), state: allocState(net, B), spare: allocState(net, B) }));
+  return batch;
+}
+
+/** The batch size for `live` streams of an n-stream run: n, or the power of two at or above live (few sizes, ≤ 2× the work). */
+function batchCapacity(live: number, n: number): number {
+  let B = 1;
+  while (B < live) B *= 2;
+  return Math.min(B, n);
+}
+
+/** ln softmax(logits[row … row+V))[id], in float64. */
+export function logSoftmaxAt(logits: ArrayLike<number>, row: number, V: number, id: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[row + v] > max) max = logits[row + v];
+  let sum = 0;
+  for (let v = 0; v < V; v++) sum += Math.exp(logits[row + v] - max);
+  return logits[row + id] - max - Math.log(sum);
+}
+
+export function endsWith(ids: readonly number[], tail: readonly number[]): boolean {
+  if (ids.length < tail.length) return false;
+  const at = ids.length - tail.length;
+  for (let i = 0; i < tail.length; i++) if (ids[at + i] !== tail[i]) return false;
+  return true;
+}
+
+/** out row r = state row from[r], every layer's h and, for lstm, c (rows of `out` past from.length are left as they are). */
+export function gatherRows(net: Network, state: CarriedState, from: readonly number[], out: CarriedState): void {
+  const H = net.config.hiddenSize;
+  const lstm = net.config.cell === 'lstm';
+  for (let l = 0; l < net.config.layers; l++) {
+    const h = state.h[l];
+    const c = state.c[l];
+    const hOut = out.h[l];
+    const cOut = out.c[l];
+    for (let r = 0; r < from.length; r++) {
+      const src = from[r] * H;
+      const dst = r * H;
+      for (let j = 0; j < H; j++) hOut[dst + j] = h[src + j];
+      if (lstm) for (let j = 0; j < H; j++) cOut[dst + j] = c[src + j];
+    }
+  }
 }

@@ -399,6 +399,11 @@ export interface TrainingHooks {
   onIteration?(event: IterationEvent): void;
   onEval?(event: { iteration: number; epoch: number; valLoss: number; bestValLoss: number }): void;
   onCheckpoint?(path: string): void;
+  /**
+   * Once per run: the validation loss went up at two validations in a row while the mean training loss since the
+   * validation before went down: the model is learning the training text rather than the language (overfitting).
+   */
+  onOverfitting?(event: { iteration: number; valLoss: number; bestIteration: number; bestValLoss: number }): void;
   /** Polled between steps and between validation batches; true ends training after the current step. */
   shouldStop?(): boolean;
 }
@@ -409,22 +414,25 @@ export interface RunTrainingOptions {
   checkpointEvery?: number;    // iterations between checkpoints (besides the one at the end)
   keep?: number;               // checkpoints of this run to keep besides its best one (default: all)
   statsEvery?: number;         // iterations between hidden-state statistics in onIteration events (0/absent: none)
+  patience?: number;           // stop once this many validations in a row have not improved on the best (absent: never)
   hooks?: TrainingHooks;
 }
 
 export interface TrainingSummary {
   iterations: number;
-  stoppedBy: 'budget' | 'signal';
+  stoppedBy: 'budget' | 'signal' | 'patience';
   trainLoss: number | null;
   valLoss: number | null;
   bestValLoss: number | null;
+  bestIteration: number | null; // the iteration of the best validation loss
   lastCheckpoint: string | null;
   bestCheckpoint: string | null;
 }
 
 /** Runs steps until the budget is spent or hooks.shouldStop(); validates every evalEvery iterations and at the end. */
 export async function runTraining(run: TrainingRun, options: RunTrainingOptions): Promise<TrainingSummary> {
-  const { budget, hooks = {}, checkpointDir, checkpointEvery = 0, keep, statsEvery = 0 } = options;
+  const { budget, hooks = {}, checkpointDir, checkpointEvery = 0, keep, statsEvery = 0, patience } = options;
+  if (patience !== undefined && !(Number.isInteger(patience) && patience >= 1)) throw new CharnnError(`--patience must be a whole number of validations of at least 1, got ${patience}.`);
   const fromEpochs = budget.epochs !== undefined ? Math.ceil(budget.epochs * run.batchesPerEpoch) : Infinity;
   const totalIters = Math.min(budget.maxIters ?? Infinity, fromEpochs);
   if (totalIters === Infinity && budget.timeLimitMs === undefined) throw new CharnnError('Give training a budget: iterations, epochs or time.');
@@ -441,9 +449,44 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
     hooks.onCheckpoint?.(lastCheckpoint);
     if (keep !== undefined) await checkpointFiles('Pruning checkpoints').prune(checkpointDir, run.runName, keep);
   };
+  // early stopping: validations since the best one, and the losses that tell overfitting (resumed runs: from history)
+  let bestIteration: number | null = null;
+  let bestSoFar = Infinity;
+  let sinceBest = 0;
+  let previousVal: number | null = null;
+  for (const point of run.history) {
+    if (point.valLoss === undefined) continue;
+    if (point.valLoss < bestSoFar) [bestSoFar, bestIteration, sinceBest] = [point.valLoss, point.iter, 0];
+    else sinceBest++;
+    previousVal = point.valLoss;
+  }
+  let previousTrainMean: number | null = null;
+  let trainSum = 0;
+  let trainSteps = 0;
+  let risingWhileTrainFalls = 0;
+  let warned = false;
+  let outOfPatience = false;
   const evaluate = async () => {
+    const bestBefore = run.bestValLoss;
     const valLoss = await run.evaluateYielding(hooks.shouldStop);
-    if (valLoss !== null) hooks.onEval?.({ iteration: run.iteration, epoch: run.epoch, valLoss, bestValLoss: run.bestValLoss! });
+    if (valLoss === null) return;
+    if (bestBefore === null || valLoss < bestBefore) {
+      bestIteration = run.iteration;
+      sinceBest = 0;
+    } else sinceBest++;
+    if (patience !== undefined && sinceBest >= patience) outOfPatience = true;
+    const trainMean = trainSteps > 0 ? trainSum / trainSteps : null;
+    const diverging = previousVal !== null && valLoss > previousVal && trainMean !== null && previousTrainMean !== null && trainMean < previousTrainMean;
+    risingWhileTrainFalls = diverging ? risingWhileTrainFalls + 1 : 0;
+    previousVal = valLoss;
+    previousTrainMean = trainMean;
+    trainSum = 0;
+    trainSteps = 0;
+    hooks.onEval?.({ iteration: run.iteration, epoch: run.epoch, valLoss, bestValLoss: run.bestValLoss! });
+    if (risingWhileTrainFalls >= 2 && !warned && bestIteration !== null) {
+      warned = true;
+      hooks.onOverfitting?.({ iteration: run.iteration, valLoss, bestIteration, bestValLoss: run.bestValLoss! });
+    }
   };
 
   while (run.iteration < totalIters) {
@@ -456,6 +499,8 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
     const stepStarted = performance.now();
     const result = run.step({ stats: statsEvery > 0 && (run.iteration + 1) % statsEvery === 0 });
     run.elapsedMs += performance.now() - stepStarted;
+    trainSum += result.loss;
+    trainSteps++;
     const elapsedMs = performance.now() - started;
     hooks.onIteration?.({
       ...result,
@@ -466,14 +511,20 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
     const last = run.iteration >= totalIters;
     if (!last && run.iteration % run.training.evalEvery === 0) await evaluate();
     if (!last && checkpointEvery > 0 && run.iteration % checkpointEvery === 0) await save();
+    if (outOfPatience) {
+      stoppedBy = 'patience';
+      break;
+    }
     // let signal handlers and output streams run between steps
     await platform().yieldToEventLoop();
   }
   if (hooks.shouldStop?.()) stoppedBy = 'signal';
   if (stoppedBy === 'budget' && run.iteration > startIteration) await evaluate();
+  // the last validation may be the one that ran out of patience
+  if (stoppedBy === 'budget' && outOfPatience) stoppedBy = 'patience';
   if (run.iteration > startIteration || lastCheckpoint === null) await save();
   return {
-    iterations: run.iteration, stoppedBy, trainLoss: run.lastLoss, valLoss: run.valLoss, bestValLoss: run.bestValLoss,
+    iterations: run.iteration, stoppedBy, trainLoss: run.lastLoss, valLoss: run.valLoss, bestValLoss: run.bestValLoss, bestIteration,
     lastCheckpoint, bestCheckpoint: bestCheckpoint ?? lastCheckpoint,
   };
 }

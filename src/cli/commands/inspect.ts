@@ -24,6 +24,7 @@ export interface InspectCliOptions {
   start: number;
   width?: number;
   state: 'h' | 'c';
+  json: boolean;
 }
 
 const DEFAULT_MAX_CHARS = 5_000;          // characters shown (or embedded in the page): a page stays near 2 MB for 2×128
@@ -53,6 +54,7 @@ export function registerInspectCommand(program: Command): void {
     .option('--max-chars <n>', `characters shown or put in the page (default ${formatCount(DEFAULT_MAX_CHARS)})`, wholeNumber('--max-chars', 1, 1_000_000), DEFAULT_MAX_CHARS)
     .option('--correlate-chars <n>', `characters --correlate reads from the start (default ${formatCount(DEFAULT_CORRELATE_CHARS)})`, wholeNumber('--correlate-chars', 2), DEFAULT_CORRELATE_CHARS)
     .option('--start <n>', 'first character to show; the model still reads the text before it', wholeNumber('--start', 0), 0)
+    .option('--json', 'one JSON object per character instead of a view: position, char, prob, rank, top (the --top k guesses, default 5) and, with --neuron, value', false)
     .option('--width <columns>', 'wrap the heat map at this width (default: the terminal width, or 80)', wholeNumber('--width', 8, 10_000))
     .addHelpText('after', `
 The probability of a character is what the model gave it having read the text before it; a unit's activation is
@@ -65,6 +67,7 @@ Examples:
   charnn inspect play.txt --neuron 1:42 | less -R
   charnn inspect play.txt --state c --correlate '\\([^)]*\\)'
   head -c 2000 play.txt | charnn inspect - --top 5
+  charnn inspect play.txt --json --neuron 1:42 | jq -c '[.char, .value]'
   charnn inspect play.txt --html inside.html --correlate '"[^"]*"'`)
     .action(async (source: string, options: InspectCliOptions) => {
       await inspect(source, options);
@@ -99,6 +102,7 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
   }
 
   // --correlate alone prints the ranking; with --neuron, --top or --html it shows those views as well
+  if (options.json && (options.html !== undefined || pattern !== undefined)) throw new UsageError('--json prints the per-character analysis; it does not combine with --html or --correlate.');
   const correlateOnly = pattern !== undefined && !options.neuron && options.top === undefined && options.html === undefined;
   const status = await StatusLine.start('Reading the text with the model…');
   let ranked: UnitCorrelation[] | undefined;
@@ -137,6 +141,10 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
     printNote(style().dim(`Showing characters ${options.start}–${options.start + shown - 1} of ${formatCount(ids.length)} (--start, --max-chars).`));
   }
   const coloring: Coloring = options.neuron ? { kind: 'neuron', ...options.neuron } : { kind: 'surprise' };
+  if (options.json) {
+    writeAnalysisJson(trimTopK(analysis, options.top ?? PAGE_TOP_K), model.vocab.symbols, options.neuron);
+    return;
+  }
 
   if (options.html !== undefined) {
     const { renderPage } = await import('../../core/inspect/html.js');
@@ -170,6 +178,34 @@ async function inspect(source: string, options: InspectCliOptions): Promise<void
   const width = options.width ?? (process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : 80);
   process.stdout.write(terminal.renderHeatmap(analysis, model.vocab, coloring, { chalk: out, width }));
   process.stderr.write(terminal.renderLegend(analysis, coloring, style()));
+}
+
+/**
+ * One line per character: what the heat map and the page show. prob and rank are null at the start of the text
+ * (nothing came before it); value is the --neuron unit's activation after reading the character.
+ */
+function writeAnalysisJson(analysis: TextAnalysis, symbols: readonly string[], neuron: InspectCliOptions['neuron']): void {
+  const K = analysis.topK;
+  const H = analysis.hiddenSize;
+  const lines: string[] = [];
+  for (let n = 0; n < analysis.ids.length; n++) {
+    const predicted = !Number.isNaN(analysis.probs[n]);
+    const top: Array<{ char: string; prob: number }> = [];
+    for (let k = 0; predicted && k < K; k++) top.push({ char: symbols[analysis.topIds[n * K + k]], prob: analysis.topProbs[n * K + k] });
+    lines.push(JSON.stringify({
+      position: analysis.offset + n,
+      char: symbols[analysis.ids[n]],
+      prob: predicted ? analysis.probs[n] : null,
+      rank: predicted ? analysis.ranks[n] : null,
+      top,
+      ...(neuron && { value: analysis.activations[neuron.layer][n * H + neuron.unit] }),
+    }));
+    if (lines.length >= 1024) {
+      process.stdout.write(`${lines.join('\n')}\n`);
+      lines.length = 0;
+    }
+  }
+  if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 /** The analysis with only the first k guesses per position (it was made with at least the page's five). */

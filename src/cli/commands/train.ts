@@ -48,6 +48,7 @@ export interface TrainCliOptions {
   raw: boolean;
   threads?: number;
   stats?: number | true;    // --stats [every]: hidden-state statistics every this many iterations
+  patience?: number;        // stop after this many validations without a new best
 }
 
 const DEFAULT_EPOCHS = 10;            // when no budget flag is given
@@ -87,6 +88,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--val-frac <f>', 'fraction of the text held out for validation', decimal('--val-frac', { atLeast: 0, below: 1 }), 0.1)
     .option('--val-batches <n>', 'batches per validation, from the start of the validation text (0 = all of it)', wholeNumber('--val-batches', 0), DEFAULT_VAL_BATCHES)
     .option('--eval-every <iters>', 'iterations between validations (default: once per epoch, at most 1000)', wholeNumber('--eval-every', 1))
+    .option('--patience <n>', 'stop early once the validation loss has not improved for n validations in a row (the best checkpoint stays the one to sample)', wholeNumber('--patience', 1))
     .option('--checkpoint-every <iters>', 'iterations between checkpoints (default: at every validation)', wholeNumber('--checkpoint-every', 1))
     .option('--checkpoint-dir <dir>', 'where checkpoints go', 'checkpoints')
     .option('--keep <n>', "checkpoints of this run to keep besides its best one", wholeNumber('--keep', 0), 5)
@@ -263,9 +265,15 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       checkpointEvery: options.checkpointEvery ?? run.training.evalEvery,
       keep: options.keep,
       statsEvery: options.stats === undefined ? 0 : options.stats === true ? DEFAULT_STATS_EVERY : options.stats,
+      patience: options.patience,
       hooks: {
         onIteration: (event) => progress.iteration(event),
         onEval: (event) => progress.evaluated(event.valLoss),
+        onOverfitting: (event) => liveStatus.print(
+          `${style().yellow('warning:')} the validation loss rose at two validations in a row (now ${event.valLoss.toFixed(3)}) while the training loss fell: ` +
+          `the model is overfitting. Validation was best at iteration ${event.bestIteration} (${event.bestValLoss.toFixed(3)}); ` +
+          `that checkpoint is the one charnn sample picks${options.patience === undefined ? ' (--patience stops such a run early)' : ''}.`,
+        ),
         shouldStop: () => stopSignal !== null || stdoutClosed,
       },
     });
@@ -505,6 +513,9 @@ async function reportEnd(
   ].filter(Boolean).join(', ');
   const ending = stdoutClosed ? s.yellow('Stopped because the reader of the output went away') : s.green('Done');
   printNote(`${ending}: ${summary.iterations} iterations, ${losses}, in ${formatDuration(run.elapsedMs)} of training.`);
+  if (summary.stoppedBy === 'patience') {
+    printNote(`Stopped early: the validation loss has not improved since iteration ${summary.bestIteration} (${summary.bestValLoss!.toFixed(3)}).`);
+  }
   printNote(`Best checkpoint: ${s.bold(best ?? '(none)')}`);
   if (run.net.config.bidirectional) {
     if (run.valAccuracy !== null) printNote(`Masked characters restored on the validation text: ${(100 * run.valAccuracy).toFixed(1)}%.`);

@@ -1,0 +1,62 @@
+// --num-samples against one sample at a time, and how many samples are new at each temperature. Run after a build:
+//   node dist/bench/many-samples.js [--checkpoint checkpoints] [--corpus data/names.txt] [--n 200] [--reps 9]
+//     [--temps 0.5,0.8,1,1.2,1.5] [--seed 1]
+// Timing: per repetition, n names (--stop '\n', --temp 0.8) made by sampleMany as n streams of one batched step,
+// and the same n names made by n calls of the library's single-stream sampler (model loaded once), in the same
+// process, alternating; median and range over the repetitions, and the ratio of the medians. Novelty: the share of
+// n samples (one sampleMany call per temperature) that are not a line of the corpus. One JSON object per result.
+
+import { readFile } from 'node:fs/promises';
+import { loadModel } from '../core/lm.js';
+import { noveltyCheck } from '../core/novelty.js';
+import { sampleIds, sampleMany } from '../core/sample.js';
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const checkpoint = option('checkpoint', 'checkpoints');
+const corpusPath = option('corpus', 'data/names.txt');
+const n = Number(option('n', '200'));
+const reps = Number(option('reps', '9'));
+const temps = option('temps', '0.5,0.8,1,1.2,1.5').split(',').map(Number);
+const seed = Number(option('seed', '1'));
+
+const model = await loadModel(checkpoint);
+const { net, vocab } = model;
+const options = { length: 1000, stop: '\n', temperature: 0.8 };
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const batched: number[] = [];
+const separate: number[] = [];
+let chars = 0;
+for (let rep = -1; rep < reps; rep++) { // rep -1 warms up
+  const repSeed = seed + rep * n;
+  let t = performance.now();
+  const many = sampleMany(net, vocab, { ...options, seed: repSeed, numSamples: n });
+  const batchedMs = performance.now() - t;
+  t = performance.now();
+  let made = 0;
+  for (let i = 0; i < n; i++) for (const _ of sampleIds(net, vocab, { ...options, seed: repSeed + i })) made++;
+  const separateMs = performance.now() - t;
+  if (rep < 0) continue;
+  batched.push(batchedMs);
+  separate.push(separateMs);
+  chars = many.reduce((s, m) => s + m.ids.length, 0);
+  if (made !== chars) process.stderr.write(`note: rep ${rep}: ${chars} characters batched, ${made} one at a time (rounding in the batched product)\n`);
+}
+const round = (x: number) => Math.round(x * 10) / 10;
+console.log(JSON.stringify({
+  bench: 'many-samples', checkpoint: model.path, kernels: net.kernels.name, n, reps, chars_per_rep: chars,
+  batched_ms: { median: round(median(batched)), min: round(Math.min(...batched)), max: round(Math.max(...batched)) },
+  separate_ms: { median: round(median(separate)), min: round(Math.min(...separate)), max: round(Math.max(...separate)) },
+  speedup: Math.round((100 * median(separate)) / median(batched)) / 100,
+}));
+
+const check = noveltyCheck(await readFile(corpusPath, 'utf8'));
+for (const temperature of temps) {
+  const samples = sampleMany(net, vocab, { ...options, temperature, seed, numSamples: n });
+  const fresh = samples.filter((s) => check.isNew(model.decode(s.ids))).length;
+  console.log(JSON.stringify({ bench: 'novelty', mode: check.mode, temperature, n, new: fresh, share_new: round(1000 * fresh / n) / 1000 }));
+}

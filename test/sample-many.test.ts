@@ -1,0 +1,94 @@
+// Many samples as streams of one batched step: stream i must be exactly the single sample seeded streamSeed(seed, i)
+// (so no state leaks from one stream into another), with the model's log-probability of its text.
+
+import { describe, expect, it } from 'vitest';
+import seedrandom from 'seedrandom';
+import { referenceKernels } from '../src/core/kernels/reference.js';
+import { createWasmKernels, wasmSimdAvailable } from '../src/core/kernels/wasm.js';
+import { withFusedKernels } from '../src/core/kernels/wasm-fused.js';
+import type { Kernels } from '../src/core/kernels/types.js';
+import { allocPass, allocState, carryState, createNetwork, forwardLogits, initParams, type CellType, type Network } from '../src/core/model.js';
+import { makeVocab } from '../src/core/data/corpus.js';
+import { sampleIds, sampleMany, streamSeed } from '../src/core/sample.js';
+
+const vocab = makeVocab(['\n', 'a', 'b', 'c', 'd', 'e']);
+
+function tinyNet(kernels: Kernels, cell: CellType, layers = 2): Network {
+  const net = createNetwork(kernels, { cell, vocabSize: vocab.symbols.length, hiddenSize: 12, layers, dropout: 0 });
+  const random = seedrandom(`many-${cell}`);
+  initParams(net, random);
+  for (let i = 0; i < net.params.length; i++) net.params[i] += (random() - 0.5) * 1.5; // a peaked, input-dependent model
+  return net;
+}
+
+/** ln p(ids | prime) by reading the text one character at a time, in its own pass. */
+function logprobOf(net: Network, prime: number[], ids: number[]): number {
+  const pass = allocPass(net, 1, 1);
+  const state = allocState(net, 1);
+  const V = net.config.vocabSize;
+  let total = 0;
+  const read = (id: number) => {
+    pass.inputs[0] = id;
+    forwardLogits(net, pass, state);
+    carryState(net, pass, state);
+  };
+  prime.forEach(read);
+  ids.forEach((id, i) => {
+    const logits = Array.from(pass.logits);
+    const max = Math.max(...logits);
+    total += logits[id] - max - Math.log(logits.reduce((s, x) => s + Math.exp(x - max), 0));
+    if (i + 1 < ids.length) read(id);
+  });
+  return total;
+}
+
+const backends: Array<[string, () => Kernels]> = [['reference f32', () => referenceKernels('f32')]];
+if (wasmSimdAvailable()) backends.push(['wasm SIMD (no FMA)', () => withFusedKernels(createWasmKernels({ fma: 'off' }))]);
+
+describe('sampleMany: stream i = the single sample with seed streamSeed(seed, i)', () => {
+  for (const [name, kernels] of backends) {
+    for (const cell of ['lstm', 'gru', 'rnn'] as const) {
+      it(`${cell}, ${name}: 40 streams ending at a newline or 25 characters, temperature, top-k and top-p`, () => {
+        const net = tinyNet(kernels(), cell);
+        const options = { length: 25, stop: '\n', temperature: 0.9, topK: 5, topP: 0.95, seed: 11 };
+        const many = sampleMany(net, vocab, { ...options, numSamples: 40 });
+        expect(many.map((s) => s.index)).toEqual([...Array(40).keys()]);
+        const lengths = new Set(many.map((s) => s.ids.length));
+        expect(lengths.size).toBeGreaterThan(3); // streams really finish at different steps
+        for (const sample of many) {
+          const single = [...sampleIds(net, vocab, { ...options, seed: 11 + sample.index })];
+          expect(sample.ids, `stream ${sample.index}`).toEqual(single);
+          expect(sample.logprob).toBeCloseTo(logprobOf(net, [0], sample.ids), 4);
+        }
+      });
+    }
+  }
+
+  it('with a prime, a string seed and streams starting at firstStream', () => {
+    const net = tinyNet(referenceKernels('f32'), 'lstm', 1);
+    const options = { length: 12, prime: 'ab\nc', seed: 'x' };
+    const all = sampleMany(net, vocab, { ...options, numSamples: 8 });
+    const later = sampleMany(net, vocab, { ...options, numSamples: 3, firstStream: 5 });
+    expect(later).toEqual(all.slice(5));
+    for (const sample of all) {
+      expect(sample.ids).toEqual([...sampleIds(net, vocab, { ...options, seed: streamSeed('x', sample.index) })]);
+      expect(sample.ids).toHaveLength(12);
+    }
+    expect(streamSeed('x', 0)).toBe('x');
+    expect(streamSeed('x', 3)).toBe('x:3');
+    expect(streamSeed(7, 3)).toBe(10);
+  });
+
+  it('one stream is exactly today\'s single sample; temperature 0 makes every stream the same', () => {
+    const net = tinyNet(referenceKernels('f32'), 'gru');
+    const options = { length: 30, seed: 4, temperature: 0.7 };
+    expect(sampleMany(net, vocab, { ...options, numSamples: 1 })[0].ids).toEqual([...sampleIds(net, vocab, options)]);
+    const greedy = sampleMany(net, vocab, { length: 10, temperature: 0, numSamples: 5, seed: 1 });
+    for (const s of greedy) expect(s.ids).toEqual(greedy[0].ids);
+  });
+
+  it('refuses a number of samples below 1', () => {
+    const net = tinyNet(referenceKernels('f32'), 'rnn', 1);
+    for (const numSamples of [0, -1, 1.5]) expect(() => sampleMany(net, vocab, { length: 5, numSamples })).toThrow(/--num-samples must be a positive whole number/);
+  });
+});
