@@ -7,6 +7,7 @@
 // n samples (one sampleMany call per temperature) that are not a line of the corpus. One JSON object per result.
 
 import { readFile } from 'node:fs/promises';
+import '../node/platform.js';
 import { loadModel } from '../core/lm.js';
 import { noveltyCheck } from '../core/novelty.js';
 import { sampleIds, sampleMany } from '../core/sample.js';
