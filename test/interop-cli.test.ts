@@ -35,6 +35,13 @@ describe('charnn export and import', () => {
     expect(metadata.format).toBe('charnn');
     expect([...tensors.keys()]).toContain('rnn.bias_hh_l1');
 
+    const onnx = await charnn(['export', 'ck', '-o', 'names.onnx']);
+    expect(onnx.code, onnx.stderr).toBe(0);
+    expect(onnx.stderr).toMatch(/to names\.onnx \(onnx, [\d,]+ bytes\)/);
+    const onnxBytes = readFileSync(join(work, 'names.onnx'));
+    expect(onnxBytes[0]).toBe(0x08); // ModelProto.ir_version first (the graph itself is run in interop-onnx.test.ts)
+    expect(onnxBytes.includes(Buffer.from('GRU'))).toBe(true);
+
     const imported = await charnn(['import', 'names.safetensors', '-o', 'back.ckpt']);
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.stderr).toContain('--init-from back.ckpt');
@@ -87,6 +94,7 @@ describe('charnn export and import', () => {
       [['import', 'names.safetensors', '-o', 'x.bin'], 2, /must end in \.ckpt/],
       [['export', 'ck'], 2, /Give the file to write/],
       [['export', 'ck', '-o', 'x.bin'], 2, /Cannot tell the format from 'x.bin'/],
+      [['export', 'ck', '-o', 'x.bin', '--format', 'pdf'], 2, /--format must be one of safetensors, onnx, got 'pdf'/],
       [['export', 'text.safetensors', '-o', 'x.safetensors'], 1, /corrupt|not a charnn|checkpoint/i],
       [['train', NAMES, '--resume', 'back.ckpt'], 2, /was imported .* --init-from back\.ckpt/],
       [['train', NAMES, '--init-from', 'back.ckpt', '--hidden', '32'], 2, /--hidden 32 differs from back\.ckpt's 16/],

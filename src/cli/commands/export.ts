@@ -9,7 +9,7 @@ import { CharnnError } from '../../errors.js';
 import { oneOf, UsageError } from '../options.js';
 import { formatCount, printNote } from '../output.js';
 
-export const EXPORT_FORMATS = ['safetensors'] as const;
+export const EXPORT_FORMATS = ['safetensors', 'onnx'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportCliOptions {
@@ -38,6 +38,7 @@ export function formatFor(output: string, format: ExportFormat | undefined): Exp
   if (format) return format;
   const ext = extname(output).toLowerCase();
   if (ext === '.safetensors') return 'safetensors';
+  if (ext === '.onnx') return 'onnx';
   throw new UsageError(`Cannot tell the format from '${output}': name it .safetensors or .onnx, or give --format safetensors|onnx.`);
 }
 
@@ -64,8 +65,9 @@ async function exportModel(pathOrDir: string, options: ExportCliOptions): Promis
   const format = formatFor(options.output, options.format);
   const { writeFileAtomic } = await import('../../checkpoint.js');
   const { path, header, params } = await loadCheckpointParams(pathOrDir);
-  const { checkpointToSafetensors } = await import('../../interop/convert.js');
-  const bytes = checkpointToSafetensors(header, params);
+  const bytes = format === 'safetensors'
+    ? (await import('../../interop/convert.js')).checkpointToSafetensors(header, params)
+    : (await import('../../interop/onnx.js')).checkpointToOnnx(header, params);
   await writeFileAtomic(options.output, bytes, `the ${format} file`);
   const m = header.model;
   printNote(
