@@ -100,8 +100,9 @@ describe('charnn export and import', () => {
       [['train', NAMES, '--init-from', 'back.ckpt', '--hidden', '32'], 2, /--hidden 32 differs from back\.ckpt's 16/],
       [['train', NAMES, '--init-from', 'back.ckpt', '--resume', 'ck'], 2, /give one of them/],
     ];
-    for (const [args, code, message] of cases) {
-      const result = await charnn(args);
+    const results = await Promise.all(cases.map(([args]) => charnn(args)));
+    for (const [i, [args, code, message]] of cases.entries()) {
+      const result = results[i];
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(code);
       expect(result.stderr, args.join(' ')).toMatch(message);
       expect(result.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
@@ -134,14 +135,14 @@ describe.skipIf(!existsSync(SHAKESPEARE))(`train --init-from${existsSync(SHAKESP
     // the second corpus: a later part of the play text, in the first one's vocabulary
     writeFileSync(join(work, 'second.txt'), [...all.slice(600_000, 640_000)].filter((c) => vocab.has(c)).join(''));
     const shape = ['--model', 'lstm', '--hidden', '48', '--layers', '1', '--batch-size', '16', '--seq-length', '32', '--threads', '1'];
-    const pre = await charnn(['train', 'first.txt', ...shape, '--max-iters', '200', '--checkpoint-dir', 'pre', '--eval-every', '200']);
+    const pre = await charnn(['train', 'first.txt', ...shape, '--max-iters', '100', '--checkpoint-dir', 'pre', '--eval-every', '100']);
     expect(pre.code, pre.stderr).toBe(0);
     const budget = ['--max-iters', '25', '--eval-every', '25', '--json', '--seed', '5'];
     const tuned = await charnn(['train', 'second.txt', '--init-from', 'pre', '--lr', '0.02', ...budget, '--checkpoint-dir', 'tuned']);
     const fresh = await charnn(['train', 'second.txt', ...shape, '--lr', '0.02', ...budget, '--checkpoint-dir', 'fresh']);
     expect(tuned.code, tuned.stderr).toBe(0);
     expect(fresh.code, fresh.stderr).toBe(0);
-    expect(tuned.stderr).toMatch(/from the weights of pre\/first_i000200/);
+    expect(tuned.stderr).toMatch(/from the weights of pre\/first_i000100/);
     const lastVal = (r: CliResult) => r.text.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.val_loss !== undefined).at(-1).val_loss as number;
     const tunedLoss = lastVal(tuned);
     const freshLoss = lastVal(fresh);

@@ -23,7 +23,7 @@ import { fromTorchTensors, inferTorchConfig, SAFETENSORS_FORMAT, SAFETENSORS_FOR
 const DEFAULT_SEQ_LENGTH = 50;
 
 /** The `__metadata__` of a model: strings only. */
-export function charnnMetadata(config: ModelConfig, vocab: Vocab, seqLength: number): Record<string, string> {
+export function charnnMetadata(config: ModelConfig, vocab: Pick<Vocab, 'encoding' | 'symbols'>, seqLength: number): Record<string, string> {
   return {
     format: SAFETENSORS_FORMAT,
     format_version: SAFETENSORS_FORMAT_VERSION,
@@ -43,14 +43,14 @@ export function charnnMetadata(config: ModelConfig, vocab: Vocab, seqLength: num
 }
 
 /** A model as a safetensors file. Refuses parameters with NaN or infinite values. */
-export function modelToSafetensors(config: ModelConfig, vocab: Vocab, params: Float32Array, seqLength: number): Uint8Array {
+export function modelToSafetensors(config: ModelConfig, vocab: Pick<Vocab, 'encoding' | 'symbols'>, params: Float32Array, seqLength: number): Uint8Array {
   refuseNonFinite(params);
   return encodeSafetensors(toTorchTensors(config, params), charnnMetadata(config, vocab, seqLength));
 }
 
 /** A checkpoint's model as a safetensors file. */
 export function checkpointToSafetensors(header: CheckpointHeader, params: Float32Array): Uint8Array {
-  return modelToSafetensors(header.model, makeVocab(header.vocab.symbols, header.vocab.encoding), params, header.training.seqLength);
+  return modelToSafetensors(header.model, header.vocab, params, header.training.seqLength);
 }
 
 export function refuseNonFinite(params: Float32Array): void {

@@ -20,7 +20,6 @@ import { makeLayout, namedViews } from '../params.js';
 import { modelParamSpecs, type ModelConfig } from '../model.js';
 import { gateWidth } from '../cells/workspace.js';
 import type { CheckpointHeader } from '../snapshot.js';
-import { makeVocab } from '../data/corpus.js';
 import { charnnMetadata, refuseNonFinite } from './convert.js';
 
 export const ONNX_OPSET = 14;
@@ -281,6 +280,5 @@ export function modelToOnnx(config: ModelConfig, params: Float32Array, metadata:
 
 /** A checkpoint's model as ONNX, its vocabulary and config in metadata_props (the keys of charnnMetadata). */
 export function checkpointToOnnx(header: CheckpointHeader, params: Float32Array): Uint8Array {
-  const vocab = makeVocab(header.vocab.symbols, header.vocab.encoding);
-  return modelToOnnx(header.model, params, charnnMetadata(header.model, vocab, header.training.seqLength));
+  return modelToOnnx(header.model, params, charnnMetadata(header.model, header.vocab, header.training.seqLength));
 }
