@@ -89,6 +89,7 @@ describe('charnn export and import', () => {
       [['import', 'vocab.safetensors', '-o', 'x.ckpt'], 1, /a model for \d+ symbols, but its vocabulary has 2/],
       [['import', 'nan.safetensors', '-o', 'x.ckpt'], 1, /NaN or infinite values in tensor 'decoder.bias'/],
       [['import', 'back.ckpt', '-o', 'x.ckpt'], 1, /already a charnn checkpoint/],
+      [['import', 'names.onnx', '-o', 'x.ckpt'], 1, /'names.onnx' is an ONNX model; charnn imports safetensors files/],
       [['import', 'missing.safetensors', '-o', 'x.ckpt'], 1, /'missing.safetensors' does not exist/],
       [['import', 'names.safetensors'], 2, /Give the checkpoint to write/],
       [['import', 'names.safetensors', '-o', 'x.bin'], 2, /must end in \.ckpt/],
@@ -100,6 +101,9 @@ describe('charnn export and import', () => {
       [['train', NAMES, '--init-from', 'back.ckpt', '--hidden', '32'], 2, /--hidden 32 differs from back\.ckpt's 16/],
       [['train', NAMES, '--init-from', 'back.ckpt', '--resume', 'ck'], 2, /give one of them/],
     ];
+    // a file PyTorch code wrote without charnn's metadata: refused without a vocabulary, imported with one
+    writeFileSync(join(work, 'plain.safetensors'), encodeSafetensors(extra.slice(0, -1), {}));
+    cases.push([['import', 'plain.safetensors', '-o', 'x.ckpt'], 1, /no charnn metadata .* --vocab-from/]);
     const results = await Promise.all(cases.map(([args]) => charnn(args)));
     for (const [i, [args, code, message]] of cases.entries()) {
       const result = results[i];
@@ -109,6 +113,10 @@ describe('charnn export and import', () => {
       expect(result.stderr).not.toMatch(/internal error|    at /);
     }
     expect(existsSync(join(work, 'x.ckpt')) || existsSync(join(work, 'x.safetensors')) || existsSync(join(work, 'x.bin'))).toBe(false);
+
+    const plain = await charnn(['import', 'plain.safetensors', '--vocab-from', NAMES, '-o', 'plain.ckpt']);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect((await charnn(['sample', '-c', 'plain.ckpt', '-n', '60', '--seed', '7'])).text).toBe((await charnn(['sample', '-c', 'ck', '-n', '60', '--seed', '7'])).text);
 
     // a checkpoint whose weights went NaN has no model to export, and an existing export stays as it was
     const { header, tensors: ckptTensors } = await readCheckpoint(join(work, 'back.ckpt'));

@@ -13,6 +13,7 @@ import { allocPass, allocState, carryState, createNetwork, forwardLogits, type M
 import { allocBiPass, biForwardLogits } from '../src/bidirectional.js';
 import { createRandom } from '../src/random.js';
 import { modelToOnnx } from '../src/interop/onnx.js';
+import { charnnMetadata } from '../src/interop/convert.js';
 
 const ORT_PATH = process.env.CHARNN_ONNXRUNTIME ?? join(ROOT, '.ci', 'onnx', 'node_modules', 'onnxruntime-node');
 const TOLERANCE = 1e-4;
@@ -67,7 +68,9 @@ describe.skipIf(ort === null)(`ONNX Runtime runs the export${skipReason ? ` (ski
     it(`${c.cell} ${c.layers}×${c.hiddenSize}: a whole sequence from a given state, and stepping, give charnn's logits and states`, async () => {
       const net = randomNet(c, `${c.cell}-${c.layers}`);
       const { hiddenSize: H, layers: L } = c;
-      const session = await ort!.InferenceSession.create(modelToOnnx(net.config, Float32Array.from(net.params)));
+      // with the metadata_props charnn export writes, so the runtime parses those too
+      const vocab = { encoding: 'utf8' as const, symbols: [...'abcdefghijk'] };
+      const session = await ort!.InferenceSession.create(modelToOnnx(net.config, Float32Array.from(net.params), charnnMetadata(net.config, vocab, 50)));
       const random = createRandom(`inputs-${c.cell}`);
 
       // whole sequence: T = 37 steps of B = 3 streams, from a random state

@@ -151,6 +151,9 @@ def main():
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if args.batch_size % world != 0:  # before waiting for the other processes
+        raise SystemExit(f"train_ddp.py: --batch-size {args.batch_size} must be a multiple of the {world} processes")
     rank, world, device = setup_distributed(args.device)
 
     # --- model and vocabulary
@@ -172,8 +175,6 @@ def main():
     except ValueError as error:
         raise SystemExit(f"train_ddp.py: {args.corpus}: {error}")
     train_ids, val_ids = split_train_val(ids, args.val_frac)
-    if args.batch_size % world != 0:
-        raise SystemExit(f"train_ddp.py: --batch-size {args.batch_size} must be a multiple of the {world} processes")
     streams = Streams(train_ids, args.batch_size, args.seq_length)
     per_rank = args.batch_size // world
     rows = slice(rank * per_rank, (rank + 1) * per_rank)

@@ -48,6 +48,9 @@ async function importModel(file: string, options: ImportCliOptions): Promise<voi
     const { readCorpus } = await import('../../data/corpus.js');
     vocab = (await readCorpus(options.vocabFrom, { raw: options.raw })).vocab;
   }
+  if (extname(file).toLowerCase() === '.onnx') {
+    throw new CharnnError(`'${file}' is an ONNX model; charnn imports safetensors files (export the model from PyTorch as .safetensors, see examples/pytorch).`);
+  }
   const bytes = await readWholeFile(file);
   const { CHECKPOINT_MAGIC } = await import('../../checkpoint.js');
   if (CHECKPOINT_MAGIC.every((b, i) => bytes[i] === b)) throw new CharnnError(`'${file}' is already a charnn checkpoint; use it as it is (import reads .safetensors files).`);
