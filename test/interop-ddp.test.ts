@@ -100,4 +100,21 @@ describe.skipIf(skipReason !== null)(`DistributedDataParallel fine-tuning${skipR
     expect(sample.code, sample.stderr).toBe(0);
     expect([...sample.text].length).toBe(200);
   });
+
+  it('fine-tunes a bidirectional model as a masked-character model, which charnn then scores better', async () => {
+    const trained = await charnn(['train', NAMES, '--bidirectional', '--model', 'gru', '--hidden', '16', '--layers', '1', '--batch-size', '8', '--seq-length', '24', '--max-iters', '10', '--threads', '1', '--checkpoint-dir', 'bi']);
+    expect(trained.code, trained.stderr).toBe(0);
+    expect((await charnn(['export', 'bi', '-o', 'bi.safetensors'])).code).toBe(0);
+    const tuned = await python([NAMES, '--init', join(dir, 'bi.safetensors'), '-o', join(dir, 'bi-tuned.safetensors'), '--batch-size', '8', '--seq-length', '24', '--max-iters', '60', '--threads', '1'], {});
+    expect(tuned.code, tuned.stderr).toBe(0);
+    expect(JSON.parse(tuned.stdout.trim().split('\n').at(-1)!)).toHaveProperty('val_accuracy');
+    expect((await charnn(['import', 'bi-tuned.safetensors', '-o', 'bi-tuned.ckpt'])).code).toBe(0);
+    const score = async (checkpoint: string) => JSON.parse((await charnn(['eval', NAMES, '-c', checkpoint, '--json'])).text).loss as number;
+    const before = await score('bi');
+    const after = await score('bi-tuned.ckpt');
+    console.log(`bidirectional masked loss on names.txt: ${before.toFixed(4)} before PyTorch fine-tuning, ${after.toFixed(4)} after`);
+    expect(after).toBeLessThan(before - 0.1);
+    const fill = await charnn(['fill', 'Ma_y', '-c', 'bi-tuned.ckpt']);
+    expect(fill.code, fill.stderr).toBe(0);
+  });
 });

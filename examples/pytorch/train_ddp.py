@@ -7,6 +7,8 @@ iteration takes the next T characters of every stream, the hidden state is carri
 each epoch) and gradients stop at the batch boundary (truncated BPTT), the global gradient norm is clipped. The B
 streams are split across the processes (B / WORLD_SIZE each); DDP averages their gradients, so every process takes
 the same step and holds the same weights. Process 0 writes a safetensors file that `charnn import` reads.
+A bidirectional model trains as in `charnn train --bidirectional`: a fraction of each window's characters replaced
+by the mask symbol and predicted from both sides, every window from a zero state.
 
 Launch with the standard variables (torchrun sets them too; Debian's torchrun crashes on Python 3.11):
 
@@ -103,6 +105,38 @@ def charnn_eval_loss(model, ids, device, max_streams=32, seq_length=100):
     return total / count, count
 
 
+def mask_inputs(x, V, mask_frac, generator):
+    """charnn's masking (src/bidirectional.ts maskInputs): each position is the mask id V with probability mask_frac,
+    at least one per batch. -> (inputs, mask)."""
+    mask = torch.rand(x.shape, generator=generator) < mask_frac
+    if not mask.any():
+        mask.view(-1)[torch.randint(mask.numel(), (1,), generator=generator)] = True
+    return x.masked_fill(mask, V), mask
+
+
+@torch.no_grad()
+def masked_eval(model, ids, device, seed=0, max_streams=32):
+    """Bidirectional models: loss and accuracy at masked positions of the held-out windows (PyTorch's own seeded
+    masks: the same positions every time, not the ones `charnn eval` draws)."""
+    T = min(model.seq_length, len(ids) - 1)
+    B = min(max_streams, (len(ids) - 1) // T)
+    streams = Streams(ids, B, T)
+    generator = torch.Generator().manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    for k in range(streams.per_epoch):
+        x, _ = streams.get(k)
+        inputs, mask = mask_inputs(x, model.vocab_size, model.mask_frac, generator)
+        logits, _ = model(inputs.to(device))  # (T, B, V), both directions from zero
+        picked, targets = logits[mask.to(device)], x.to(device)[mask.to(device)]
+        total += F.cross_entropy(picked, targets, reduction="sum").item()
+        correct += (picked.argmax(-1) == targets).sum().item()
+        count += targets.numel()
+    model.train(was_training)
+    return total / count, correct / count
+
+
 # ----------------------------------------------------------------- training
 
 
@@ -114,6 +148,8 @@ def parse_args():
     p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="new model: cell type")
     p.add_argument("--hidden", type=int, default=128, help="new model: hidden units per layer")
     p.add_argument("--layers", type=int, default=2, help="new model: recurrent layers")
+    p.add_argument("--bidirectional", action="store_true", help="new model: a bidirectional masked-character model (charnn fill)")
+    p.add_argument("--mask-frac", type=float, default=0.15, help="new bidirectional model: fraction of characters masked")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout on every layer's output in training")
     p.add_argument("--batch-size", type=int, default=50, help="streams B in all (split across the processes)")
     p.add_argument("--seq-length", type=int, default=50, help="steps T of truncated backpropagation")
@@ -163,9 +199,7 @@ def main():
         text = read_units(args.corpus, "utf8")
         vocab = Vocab.from_text(text)
         torch.manual_seed(args.seed)
-        model = CharRNN(args.cell, len(vocab), args.hidden, args.layers, dropout=args.dropout, seq_length=args.seq_length)
-    if model.bidirectional:
-        raise SystemExit("train_ddp.py trains left-to-right models; train bidirectional (masked-character) models with charnn train --bidirectional")
+        model = CharRNN(args.cell, len(vocab), args.hidden, args.layers, args.bidirectional, args.dropout, args.mask_frac, args.seq_length)
     model.seq_length = args.seq_length
     model.to(device)
 
@@ -191,6 +225,14 @@ def main():
     opt = (torch.optim.Adagrad(model.parameters(), lr=lr, eps=1e-10) if args.optimizer == "adagrad"
            else torch.optim.Adam(model.parameters(), lr=lr))
     torch.manual_seed(args.seed + 1000 * rank)  # dropout masks differ per process, like different streams
+    mask_generator = torch.Generator().manual_seed(args.seed + 1000 * rank + 1)
+
+    def validate():
+        if model.bidirectional:
+            val, accuracy = masked_eval(model, val_ids, device)
+            return {"val_masked_loss": val, "val_accuracy": accuracy}
+        val, chars = charnn_eval_loss(model, val_ids, device)
+        return {"val_loss": val, "val_chars": chars}
 
     # --- the loop: batch, forward, backward (DDP averages gradients), clip, step, carry the state
     model.train()
@@ -198,21 +240,28 @@ def main():
     started = time.perf_counter()
     for it in range(args.max_iters):
         k = it % streams.per_epoch
-        if k == 0:
+        if k == 0 and not model.bidirectional:
             state = model.zero_state(per_rank, device)  # every stream starts again from its beginning
         x, y = streams.get(k, rows)
-        logits, state = ddp(x.to(device), state)  # (T, b, V)
-        loss = F.cross_entropy(logits.reshape(-1, model.vocab_size), y.to(device).reshape(-1))
+        if model.bidirectional:
+            # masked-character training on independent windows: predict the masked characters from both sides
+            inputs, mask = mask_inputs(x, model.vocab_size, model.mask_frac, mask_generator)
+            logits, _ = ddp(inputs.to(device))  # (T, b, V)
+            mask = mask.to(device)
+            loss = F.cross_entropy(logits[mask], x.to(device)[mask])
+        else:
+            logits, state = ddp(x.to(device), state)  # (T, b, V)
+            loss = F.cross_entropy(logits.reshape(-1, model.vocab_size), y.to(device).reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if args.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         opt.step()
-        state = detach(state)
+        if state is not None:
+            state = detach(state)
         done = it + 1
         if args.eval_every and done % args.eval_every == 0 and done < args.max_iters and len(val_ids) > 1:
-            val, _ = charnn_eval_loss(model, val_ids, device)
-            emit(rank, {"iter": done, "loss": loss.item(), "val_loss": val})
+            emit(rank, {"iter": done, "loss": loss.item(), **validate()})
         if rank == 0 and (done % 50 == 0 or done == 1):
             log(rank, f"iter {done}/{args.max_iters}  loss {loss.item():.4f}  {time.perf_counter() - started:.1f}s")
 
@@ -227,7 +276,7 @@ def main():
     summary = {"iters": args.max_iters, "processes": world, "train_loss": last_loss.item(), "seconds": time.perf_counter() - started}
     if rank == 0:
         if len(val_ids) > 1:
-            summary["val_loss"], summary["val_chars"] = charnn_eval_loss(model, val_ids, device)
+            summary.update(validate())
         model.save(args.output, vocab)
         summary["output"] = args.output
     emit(rank, summary)
