@@ -94,6 +94,32 @@ describe('safetensors codec', () => {
   });
 });
 
+describe('safetensors import of damaged files', () => {
+  const config: ModelConfig = { cell: 'gru', vocabSize: 3, hiddenSize: 2, layers: 1, dropout: 0 };
+  const file = modelToSafetensors(config, makeVocab(['a', 'b', 'c']), Float32Array.from({ length: 47 }, (_, i) => i / 47), 50);
+
+  it('every truncation is refused in one sentence (never a crash, never a model)', () => {
+    for (let n = 0; n < file.length; n++) {
+      expect(() => safetensorsToCheckpoint(file.subarray(0, n), { runName: 'x', source: 'x' }), `${n} bytes`).toThrow(CharnnError);
+    }
+    expect(safetensorsToCheckpoint(file, { runName: 'x', source: 'x' }).header.model).toEqual(config);
+  });
+
+  it('a flipped byte anywhere is refused in one sentence or, in the tensor data, still gives a model', () => {
+    const random = createRandom('flips');
+    for (let trial = 0; trial < 400; trial++) {
+      const damaged = file.slice();
+      const at = Math.floor(random() * damaged.length);
+      damaged[at] ^= 1 << Math.floor(random() * 8);
+      try {
+        safetensorsToCheckpoint(damaged, { runName: 'x', source: 'x' });
+      } catch (error) {
+        expect(error, `byte ${at}`).toBeInstanceOf(CharnnError);
+      }
+    }
+  });
+});
+
 const CONFIGS: ModelConfig[] = [
   { cell: 'rnn', vocabSize: 7, hiddenSize: 3, layers: 2, dropout: 0 },
   { cell: 'lstm', vocabSize: 5, hiddenSize: 4, layers: 3, dropout: 0.2 },
@@ -160,7 +186,7 @@ describe('charnn <-> PyTorch tensor layout', () => {
     extra.set('embedding.weight', { shape: [1], data: new Float32Array(1) });
     extra.set('rnn.weight_ih_l3', { shape: [1], data: new Float32Array(1) });
     expect(refusal(() => fromTorchTensors(config, extra, "'m.safetensors'"))).toBe(
-      "'m.safetensors' does not hold the tensors of a lstm 3×4 (vocabulary 5) model with PyTorch's names (rnn.*, decoder.*): unexpected embedding.weight, rnn.weight_ih_l3.",
+      "'m.safetensors' does not hold the tensors of its model (lstm 3×4, vocabulary 5) under PyTorch's names (rnn.*, decoder.*): unexpected embedding.weight, rnn.weight_ih_l3.",
     );
     const misshapen = base();
     misshapen.get('decoder.weight')!.shape = [4, 5];

@@ -116,13 +116,13 @@ export function fromTorchTensors(
       unexpected.length > 0 ? `unexpected ${listNames(unexpected)}` : '',
     ].filter(Boolean).join('; ');
     throw new CharnnError(
-      `${label} does not hold the tensors of a ${describeConfig(config)} model with PyTorch's names (rnn.*, decoder.*): ${what}.`,
+      `${label} does not hold the tensors of its model (${describeConfig(config)}) under PyTorch's names (rnn.*, decoder.*): ${what}.`,
     );
   }
   for (const s of specs) {
     const t = tensors.get(s.name)!;
     if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
-      throw new CharnnError(`${label} has tensor '${s.name}' of shape [${t.shape.join(', ')}], but a ${describeConfig(config)} model needs [${s.shape.join(', ')}].`);
+      throw new CharnnError(`${label} has tensor '${s.name}' of shape [${t.shape.join(', ')}], but its model (${describeConfig(config)}) needs [${s.shape.join(', ')}].`);
     }
     for (let i = 0; i < t.data.length; i++) {
       if (!Number.isFinite(t.data[i])) throw new CharnnError(`${label} has NaN or infinite values in tensor '${s.name}'; a model with them cannot be used.`);
@@ -152,7 +152,7 @@ export function fromTorchTensors(
 }
 
 export function describeConfig(config: ModelConfig): string {
-  return `${config.bidirectional ? 'bidirectional ' : ''}${config.cell} ${config.layers}×${config.hiddenSize} (vocabulary ${config.vocabSize})`;
+  return `${config.bidirectional ? 'bidirectional ' : ''}${config.cell} ${config.layers}×${config.hiddenSize}, vocabulary ${config.vocabSize}`;
 }
 
 /**
