@@ -12,6 +12,8 @@ import { registerEvalCommand } from './commands/eval.js';
 import { registerInfoCommand } from './commands/info.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerFillCommand } from './commands/fill.js';
+import { registerExportCommand } from './commands/export.js';
+import { registerImportCommand } from './commands/import.js';
 
 const EXIT_USER_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -44,6 +46,8 @@ Start here:
   registerInfoCommand(program);
   registerInspectCommand(program);
   registerFillCommand(program);
+  registerExportCommand(program);
+  registerImportCommand(program);
   // commands added later inherit the same behaviour
   for (const command of program.commands) command.configureOutput({ outputError: () => {} }).exitOverride();
   return program;

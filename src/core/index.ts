@@ -24,6 +24,9 @@ export { renderHeatmap, renderLegend, renderTopTable, type Coloring } from './in
 export { renderPage, type PageOptions } from './inspect/html.js';
 export type { LayerStats, StepStats } from './inspect/stats.js';
 export { decodeCheckpoint, encodeCheckpoint, type CheckpointContents } from './checkpoint/format.js';
+export { checkpointToSafetensors, modelToSafetensors, safetensorsToCheckpoint } from './interop/convert.js';
+export { checkpointToOnnx, modelToOnnx } from './interop/onnx.js';
+export { decodeSafetensors, encodeSafetensors } from './interop/safetensors.js';
 export { CharnnError } from './errors.js';
 export { defaultKernels, setPlatform, type Platform } from './platform.js';
 export { referenceKernels } from './kernels/reference.js';

@@ -48,6 +48,11 @@ export interface NewRunOptions {
   kernels?: Kernels;
   /** Threads a training step splits its B streams across (default: the platform's, in Node os.availableParallelism()). */
   threads?: number;
+  /**
+   * Weights to start from instead of the seeded initialisation (fine-tuning, `train --init-from`), in the layout of
+   * modelParamSpecs for this model; the optimizer state still starts fresh.
+   */
+  initParams?: Float32Array;
 }
 
 /** Options of TrainingRun.resume. */
@@ -135,7 +140,14 @@ export class TrainingRun {
     const kernels = options.kernels ?? defaultKernels();
     const config: ModelConfig = { ...options.model, vocabSize: options.corpus.vocab.symbols.length };
     const net = createNetwork(kernels, config);
-    initParams(net, createRandom(`${options.training.seed}:init`));
+    if (options.initParams) {
+      if (options.initParams.length !== net.layout.size) {
+        throw new CharnnError(`The initial weights have ${options.initParams.length} values, but this model has ${net.layout.size} parameters.`);
+      }
+      net.params.set(options.initParams);
+    } else {
+      initParams(net, createRandom(`${options.training.seed}:init`));
+    }
     return new TrainingRun({
       net, vocab: options.corpus.vocab, training: options.training, runName: options.runName,
       corpusName: options.corpusName, corpus: options.corpus, random: createRandom(`${options.training.seed}:train`),

@@ -22,7 +22,7 @@ function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-function saveError(path: string, error: unknown): unknown {
+function saveError(path: string, error: unknown, what = 'checkpoint'): unknown {
   if (error instanceof CharnnError || !(error instanceof Error)) return error;
   const code = (error as NodeJS.ErrnoException).code;
   const reason: Record<string, string> = {
@@ -36,7 +36,7 @@ function saveError(path: string, error: unknown): unknown {
     EISDIR: 'a directory with that name is in the way',
   };
   if (code === undefined) return error; // not an I/O failure: a bug or an exception from the caller's data
-  return new CharnnError(`Cannot save checkpoint '${path}': ${reason[code] ?? `${code} (${error.message})`}.`);
+  return new CharnnError(`Cannot save ${what} '${path}': ${reason[code] ?? `${code} (${error.message})`}.`);
 }
 
 /** Makes the rename durable. Best effort: some platforms cannot open or fsync a directory. */
@@ -74,7 +74,14 @@ export async function writeCheckpoint(
   header: Record<string, unknown>,
   tensors: ReadonlyArray<{ name: string; data: TensorData }>,
 ): Promise<void> {
-  const bytes = encodeCheckpoint(header, tensors, path);
+  await writeFileAtomic(path, encodeCheckpoint(header, tensors, path));
+}
+
+/**
+ * Writes `bytes` to `path` the way checkpoints are written (temp file, fsync, rename, fsync the directory): a reader
+ * sees the old file or the whole new one, never part of it. `what` names the file in error messages.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array, what = 'checkpoint'): Promise<void> {
   const tempPath = tempPathFor(path);
   let handle: fsp.FileHandle | undefined;
   try {
@@ -90,7 +97,7 @@ export async function writeCheckpoint(
   } catch (error) {
     await handle?.close().catch(() => {});
     await fsp.rm(tempPath, { force: true }).catch(() => {});
-    throw saveError(path, error);
+    throw saveError(path, error, what);
   }
   await fsyncDirectory(dirname(path));
 }

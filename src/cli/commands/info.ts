@@ -78,7 +78,9 @@ async function info(pathOrDir: string, options: InfoCliOptions): Promise<void> {
     ['model', `${h.model.bidirectional ? `bidirectional ${h.model.cell} (masked-character model, mask fraction ${h.model.maskFrac})` : h.model.cell}, ${h.model.layers} layer${h.model.layers === 1 ? '' : 's'} × ${h.model.hiddenSize} hidden, dropout ${h.model.dropout}`],
     ['parameters', formatCount(parameters)],
     ['vocabulary', `${h.vocab.symbols.length} ${h.vocab.encoding === 'bytes' ? 'bytes' : 'characters'}: ${symbols}`],
-    ['corpus', `${h.corpus.name}, ${formatCount(h.corpus.chars)} characters (${formatCount(h.corpus.trainChars)} training, ${formatCount(h.corpus.valChars)} validation)`],
+    typeof (h as { importedFrom?: unknown }).importedFrom === 'string'
+      ? ['imported', `from ${(h as unknown as { importedFrom: string }).importedFrom} (no training history; fine-tune with train --init-from)`]
+      : ['corpus', `${h.corpus.name}, ${formatCount(h.corpus.chars)} characters (${formatCount(h.corpus.trainChars)} training, ${formatCount(h.corpus.valChars)} validation)`],
     ['training', `${t.optimizer} lr ${t.lr}, batch ${t.batchSize} × ${t.seqLength}, grad clip ${t.gradClip}, lr decay ${t.lrDecay} after epoch ${t.lrDecayAfter}, seed ${t.seed}`],
     ['time', formatDuration(h.elapsedMs)],
     ['train loss', loss(h.trainLoss)],

@@ -42,6 +42,7 @@ export interface TrainCliOptions {
   keep: number;
   name?: string;
   resume?: string;
+  initFrom?: string;
   seed: number;
   sampleEvery?: number;
   json: boolean;
@@ -94,6 +95,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--keep <n>', "checkpoints of this run to keep besides its best one", wholeNumber('--keep', 0), 5)
     .option('--name <name>', 'run name, the start of checkpoint file names (default: the corpus file name)')
     .option('--resume <checkpoint>', 'continue a run from a checkpoint file, or from the newest checkpoint in a directory')
+    .option('--init-from <checkpoint>', "a new run starting from a checkpoint's weights (fine-tuning; model and vocabulary come from it, optimizer state starts fresh)")
     .option('--seed <n>', 'random seed for initialisation and dropout; the same seed gives the same run', seed('--seed'), DEFAULT_SEED)
     .option('--sample-every <iters>', 'print a short sample to stderr every this many iterations', wholeNumber('--sample-every', 1))
     .option('--json', 'write one JSON object per iteration to stdout instead of the live status line', false)
@@ -105,7 +107,8 @@ Examples:
   charnn train data/names.txt
   charnn train shakespeare.txt --hidden 256 --layers 3 --time 30m
   cat *.txt | charnn train - --name mixed --json | jq -c '{iter, loss, val_loss}'
-  charnn train data/names.txt --resume checkpoints/ --max-iters 2000`)
+  charnn train data/names.txt --resume checkpoints/ --max-iters 2000
+  charnn train sonnets.txt --init-from checkpoints/shakespeare.ckpt --lr 0.02 --epochs 2`)
     .action(async (corpus: string | undefined, options: TrainCliOptions, command: Command) => {
       const explicit = (name: keyof TrainCliOptions) => command.getOptionValueSource(name) === 'cli';
       process.exitCode = await train(corpus, options, explicit);
@@ -145,6 +148,13 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
 
     // --- what to train on, and from where ------------------------------------------------------------------
     let resumeFrom: { path: string; header: CheckpointHeader } | undefined;
+    let initFrom: { path: string; header: CheckpointHeader; params: Float32Array } | undefined;
+    if (options.initFrom !== undefined) {
+      if (options.resume !== undefined) throw new UsageError('--init-from starts a new run and --resume continues one; give one of them.');
+      const { loadCheckpointParams } = await import('./export.js');
+      initFrom = await loadCheckpointParams(options.initFrom);
+      refuseArchitectureChange(options, explicit, initFrom.header, initFrom.path);
+    }
     if (options.resume !== undefined) {
       const path = await resolveCheckpoint(options.resume, 'newest');
       const info = await readCheckpointInfo(path);
@@ -154,6 +164,9 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       } catch (error) {
         if (error instanceof CharnnError) throw new CharnnError(`Checkpoint '${path}' cannot be resumed: ${error.message.replace(/\.$/, '')}.`);
         throw error;
+      }
+      if (typeof info.header.importedFrom === 'string') {
+        throw new UsageError(`${path} was imported (from ${info.header.importedFrom}) and has no training state to resume; start a run from its weights with --init-from ${path}.`);
       }
       refuseConflictingOptions(options, explicit, header, path);
       resumeFrom = { path, header };
@@ -173,7 +186,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
     await removeStaleTempFiles(checkpointDir); // left by runs killed mid-save
 
     status = await StatusLine.start(`Reading ${corpusSource === '-' ? 'standard input' : corpusSource}…`, !options.json && StatusLine.canShow());
-    const corpus = await readTrainingText(corpusSource, options, resumeFrom?.header, status);
+    const corpus = await readTrainingText(corpusSource, options, resumeFrom?.header ?? initFrom?.header, status, initFrom?.path);
 
     // --- the run ---------------------------------------------------------------------------------------------
     let run: TrainingRun;
@@ -197,12 +210,16 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       const batchesPerEpoch = new BatchLoader(trainIds, training.batchSize, training.seqLength, 'training text').batchesPerEpoch;
       training.evalEvery = options.evalEvery ?? Math.min(batchesPerEpoch, MAX_EVAL_EVERY);
       const runName = await freeRunName(options.name ?? defaultRunName(corpusSource), checkpointDir, explicit('name'));
+      const from = initFrom?.header.model;
+      const bidirectional = from ? from.bidirectional === true : options.bidirectional;
       run = TrainingRun.create({
         corpus,
         model: {
-          cell: options.model, hiddenSize: options.hidden, layers: options.layers, dropout: options.dropout,
-          ...(options.bidirectional && { bidirectional: true, maskFrac: options.maskFrac }),
+          cell: from?.cell ?? options.model, hiddenSize: from?.hiddenSize ?? options.hidden, layers: from?.layers ?? options.layers,
+          dropout: options.dropout,
+          ...(bidirectional && { bidirectional: true, maskFrac: explicit('maskFrac') || !from ? options.maskFrac : from.maskFrac }),
         },
+        initParams: initFrom?.params,
         training,
         runName,
         corpusName: corpusSource === '-' ? 'stdin' : corpusSource,
@@ -236,7 +253,8 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
     ].filter(Boolean).join(' or ');
     status.stop();
     printNote(
-      `${resumeFrom ? `Resuming ${style().bold(run.runName)} at iteration ${run.iteration}` : `Training ${style().bold(run.runName)}`}: ${shape}, ` +
+      `${resumeFrom ? `Resuming ${style().bold(run.runName)} at iteration ${run.iteration}` : `Training ${style().bold(run.runName)}`}` +
+      `${initFrom ? ` from the weights of ${initFrom.path}` : ''}: ${shape}, ` +
       `${formatCount(paramCount(model))} parameters, ${formatCount(run.vocab.symbols.length)}-symbol vocabulary, ` +
       `${formatCount(run.trainLoader.streamLength * run.training.batchSize)} training characters in batches of ${run.training.batchSize}×${run.training.seqLength} ` +
       `(${run.batchesPerEpoch} iterations per epoch); ` +
@@ -289,6 +307,26 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
   }
 }
 
+/** --init-from takes the architecture from the checkpoint: an explicit option that contradicts it is a mistake. */
+function refuseArchitectureChange(
+  options: TrainCliOptions, explicit: (name: keyof TrainCliOptions) => boolean, header: CheckpointHeader, path: string,
+): void {
+  const fixed: Array<[keyof TrainCliOptions, string, unknown]> = [
+    ['model', '--model', header.model.cell],
+    ['layers', '--layers', header.model.layers],
+    ['hidden', '--hidden', header.model.hiddenSize],
+    ['bidirectional', '--bidirectional', header.model.bidirectional ?? false],
+  ];
+  for (const [key, flag, saved] of fixed) {
+    if (explicit(key) && options[key] !== saved) {
+      throw new UsageError(`${flag} ${String(options[key])} differs from ${path}'s ${String(saved)}; --init-from keeps the checkpoint's architecture, so drop ${flag}.`);
+    }
+  }
+  if (explicit('raw') && options.raw && header.vocab.encoding !== 'bytes') {
+    throw new UsageError(`--raw does not apply: ${path} reads UTF-8 characters, not raw bytes.`);
+  }
+}
+
 /** Settings a checkpoint fixes; changing them mid-run would make a different model, so they are refused. */
 function refuseConflictingOptions(
   options: TrainCliOptions, explicit: (name: keyof TrainCliOptions) => boolean, header: CheckpointHeader, path: string,
@@ -325,7 +363,9 @@ function refuseConflictingOptions(
   }
 }
 
-async function readTrainingText(source: string, options: TrainCliOptions, header: CheckpointHeader | undefined, status: StatusLine): Promise<Corpus> {
+async function readTrainingText(
+  source: string, options: TrainCliOptions, header: CheckpointHeader | undefined, status: StatusLine, initFromPath?: string,
+): Promise<Corpus> {
   const { makeVocab } = await import('../../core/data/corpus.js');
   const { readCorpus } = await import('../../node/corpus-files.js');
   const label = source === '-' ? 'standard input' : source;
@@ -340,6 +380,10 @@ async function readTrainingText(source: string, options: TrainCliOptions, header
   try {
     return await readCorpus(source, { raw: options.raw, vocab, onProgress });
   } catch (error) {
+    if (error instanceof CharnnError && initFromPath !== undefined && /not in the model's vocabulary/.test(error.message)) {
+      // a fine-tuned model keeps its vocabulary: say which model, and what to do
+      throw new CharnnError(`${error.message.replace(/\.$/, '')} (the model of ${initFromPath}, whose vocabulary --init-from keeps); remove them from the text or train a new model.`);
+    }
     if (error instanceof CharnnError && source !== '-' && (await isDirectory(source))) {
       throw new CharnnError(`${source} is a directory, not a text file; give the path of a text file.`);
     }
