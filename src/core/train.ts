@@ -461,44 +461,13 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
     hooks.onCheckpoint?.(lastCheckpoint);
     if (keep !== undefined) await checkpointFiles('Pruning checkpoints').prune(checkpointDir, run.runName, keep);
   };
-  // early stopping: validations since the best one, and the losses that tell overfitting (resumed runs: from history)
-  let bestIteration: number | null = null;
-  let bestSoFar = Infinity;
-  let sinceBest = 0;
-  let previousVal: number | null = null;
-  for (const point of run.history) {
-    if (point.valLoss === undefined) continue;
-    if (point.valLoss < bestSoFar) [bestSoFar, bestIteration, sinceBest] = [point.valLoss, point.iter, 0];
-    else sinceBest++;
-    previousVal = point.valLoss;
-  }
-  let previousTrainMean: number | null = null;
-  let trainSum = 0;
-  let trainSteps = 0;
-  let risingWhileTrainFalls = 0;
-  let warned = false;
-  let outOfPatience = false;
+  const watch = new ValidationWatch(run.history, patience);
   const evaluate = async () => {
-    const bestBefore = run.bestValLoss;
     const valLoss = await run.evaluateYielding(hooks.shouldStop);
     if (valLoss === null) return;
-    if (bestBefore === null || valLoss < bestBefore) {
-      bestIteration = run.iteration;
-      sinceBest = 0;
-    } else sinceBest++;
-    if (patience !== undefined && sinceBest >= patience) outOfPatience = true;
-    const trainMean = trainSteps > 0 ? trainSum / trainSteps : null;
-    const diverging = previousVal !== null && valLoss > previousVal && trainMean !== null && previousTrainMean !== null && trainMean < previousTrainMean;
-    risingWhileTrainFalls = diverging ? risingWhileTrainFalls + 1 : 0;
-    previousVal = valLoss;
-    previousTrainMean = trainMean;
-    trainSum = 0;
-    trainSteps = 0;
+    const { overfitting } = watch.validated(run.iteration, valLoss);
     hooks.onEval?.({ iteration: run.iteration, epoch: run.epoch, valLoss, bestValLoss: run.bestValLoss! });
-    if (risingWhileTrainFalls >= 2 && !warned && bestIteration !== null) {
-      warned = true;
-      hooks.onOverfitting?.({ iteration: run.iteration, valLoss, bestIteration, bestValLoss: run.bestValLoss! });
-    }
+    if (overfitting) hooks.onOverfitting?.({ iteration: run.iteration, valLoss, bestIteration: watch.bestIteration!, bestValLoss: run.bestValLoss! });
   };
 
   while (run.iteration < totalIters) {
@@ -511,8 +480,7 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
     const stepStarted = performance.now();
     const result = run.step({ stats: statsEvery > 0 && (run.iteration + 1) % statsEvery === 0 });
     run.elapsedMs += performance.now() - stepStarted;
-    trainSum += result.loss;
-    trainSteps++;
+    watch.trained(result.loss);
     const elapsedMs = performance.now() - started;
     hooks.onIteration?.({
       ...result,
@@ -523,7 +491,7 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
     const last = run.iteration >= totalIters;
     if (!last && run.iteration % run.training.evalEvery === 0) await evaluate();
     if (!last && checkpointEvery > 0 && run.iteration % checkpointEvery === 0) await save();
-    if (outOfPatience) {
+    if (watch.outOfPatience) {
       stoppedBy = 'patience';
       break;
     }
@@ -533,10 +501,65 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
   if (hooks.shouldStop?.()) stoppedBy = 'signal';
   if (stoppedBy === 'budget' && run.iteration > startIteration) await evaluate();
   // the last validation may be the one that ran out of patience
-  if (stoppedBy === 'budget' && outOfPatience) stoppedBy = 'patience';
+  if (stoppedBy === 'budget' && watch.outOfPatience) stoppedBy = 'patience';
   if (run.iteration > startIteration || lastCheckpoint === null) await save();
   return {
-    iterations: run.iteration, stoppedBy, trainLoss: run.lastLoss, valLoss: run.valLoss, bestValLoss: run.bestValLoss, bestIteration,
+    iterations: run.iteration, stoppedBy, trainLoss: run.lastLoss, valLoss: run.valLoss, bestValLoss: run.bestValLoss, bestIteration: watch.bestIteration,
     lastCheckpoint, bestCheckpoint: bestCheckpoint ?? lastCheckpoint,
   };
+}
+
+/**
+ * What the validation losses of a run say: when it last improved (early stopping after `patience` validations without
+ * a new best) and whether it is overfitting (the validation loss rose at two validations in a row while the mean
+ * training loss since the validation before fell; reported once). A resumed run replays its recorded history first.
+ */
+class ValidationWatch {
+  bestIteration: number | null = null;
+  outOfPatience = false;
+  private best = Infinity;
+  private sinceBest = 0;
+  private previousVal: number | null = null;
+  private previousTrainMean: number | null = null;
+  private trainSum = 0;
+  private trainSteps = 0;
+  private risingWhileTrainFalls = 0;
+  private warned = false;
+
+  constructor(history: readonly HistoryPoint[], private readonly patience: number | undefined) {
+    for (const point of history) if (point.valLoss !== undefined) this.record(point.iter, point.valLoss);
+  }
+
+  /** A training step's loss, for the mean since the last validation. */
+  trained(loss: number): void {
+    this.trainSum += loss;
+    this.trainSteps++;
+  }
+
+  /** A validation's loss; `overfitting` is true the one time the warning is due. */
+  validated(iteration: number, valLoss: number): { overfitting: boolean } {
+    const trainMean = this.trainSteps > 0 ? this.trainSum / this.trainSteps : null;
+    const rising = this.previousVal !== null && valLoss > this.previousVal;
+    const trainFalling = trainMean !== null && this.previousTrainMean !== null && trainMean < this.previousTrainMean;
+    this.risingWhileTrainFalls = rising && trainFalling ? this.risingWhileTrainFalls + 1 : 0;
+    this.previousTrainMean = trainMean;
+    this.trainSum = 0;
+    this.trainSteps = 0;
+    this.record(iteration, valLoss);
+    if (this.patience !== undefined && this.sinceBest >= this.patience) this.outOfPatience = true;
+    const overfitting = this.risingWhileTrainFalls >= 2 && !this.warned && this.bestIteration !== null;
+    if (overfitting) this.warned = true;
+    return { overfitting };
+  }
+
+  private record(iteration: number, valLoss: number): void {
+    if (valLoss < this.best) {
+      this.best = valLoss;
+      this.bestIteration = iteration;
+      this.sinceBest = 0;
+    } else {
+      this.sinceBest++;
+    }
+    this.previousVal = valLoss;
+  }
 }
