@@ -12,6 +12,7 @@ import { registerEvalCommand } from './commands/eval.js';
 import { registerInfoCommand } from './commands/info.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerFillCommand } from './commands/fill.js';
+import { registerWebCommand } from './commands/web.js';
 
 const EXIT_USER_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -44,6 +45,7 @@ Start here:
   registerInfoCommand(program);
   registerInspectCommand(program);
   registerFillCommand(program);
+  registerWebCommand(program);
   // commands added later inherit the same behaviour
   for (const command of program.commands) command.configureOutput({ outputError: () => {} }).exitOverride();
   return program;

@@ -20,6 +20,8 @@ const PAGE_BYTES = 65536;
 const ALIGN_BYTES = 64;
 /** Default ceiling on the module's memory; shared memories reserve their maximum address range up front. */
 const DEFAULT_MAX_MEMORY_BYTES = 2 ** 31;
+/** A plain memory that cannot grow in place is reserved whole; the least it settles for where less is refused. */
+const MIN_RESERVED_PAGES = 256;
 /** Below this many flops a GEMM runs on the calling thread alone: waking the helper costs ~10-50 µs. */
 const PARALLEL_MIN_FLOP = 2 ** 21;
 /** Register block of assembly/gemm.ts; thread splits fall on its multiples so no extra ragged edges appear. */
@@ -149,10 +151,23 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
   const bytes = (fusedMultiplyAdd ? kind.relaxed : kind.simd).bytes!;
   const maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
   assert(maxMemoryBytes > 0 && maxMemoryBytes <= 2 ** 32, `maxMemoryBytes ${maxMemoryBytes} is outside (0, 4 GiB]`);
-  const maximumPages = Math.floor(maxMemoryBytes / PAGE_BYTES);
+  let maximumPages = Math.floor(maxMemoryBytes / PAGE_BYTES);
 
   const wasm = webAssembly!;
   const module = new wasm.Module(bytes);
+
+  /** A plain memory of all its pages at once; where the engine cannot give that many, halves of it (at least 16 MiB). */
+  function reserveAll(api: WebAssemblyApi): WasmMemory {
+    for (;;) {
+      try {
+        return new api.Memory({ initial: maximumPages, maximum: maximumPages, shared: false });
+      } catch (error) {
+        if (!(error instanceof RangeError) || maximumPages <= MIN_RESERVED_PAGES) throw error;
+        maximumPages = Math.max(MIN_RESERVED_PAGES, Math.floor(maximumPages / 2));
+      }
+    }
+  }
+
   // Start with one page for the module's static data; the first alloc (the scratch area) grows it to size. A plain
   // memory detaches its buffer (and every view) when it grows: made resizable it grows in place instead, and an
   // engine without that gets all of it now (untouched pages cost address space, not memory, on 64-bit systems).
@@ -162,7 +177,7 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
   } else {
     memory = new wasm.Memory({ initial: 1, maximum: maximumPages, shared: false });
     if (typeof memory.toResizableBuffer === 'function') memory.toResizableBuffer();
-    else memory = new wasm.Memory({ initial: maximumPages, maximum: maximumPages, shared: false });
+    else memory = reserveAll(wasm);
   }
   const exports = new wasm.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
 
