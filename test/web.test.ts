@@ -204,6 +204,24 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     await page.close();
   });
 
+  it('a bidirectional checkpoint offers Fill instead of Generate, and fills as charnn fill does', async () => {
+    await cli(['train', NAMES, '--bidirectional', '--max-iters', '15', '--hidden', '16', '--layers', '1', '--checkpoint-dir', 'bi', '--json']);
+    await cli(['web', '-c', 'bi', '-o', 'bi.html']);
+    const page = await open('bi.html');
+    await page.waitForSelector('#model-info[data-bytes]');
+    expect(await page.locator('#fill-panel').isVisible()).toBe(true);
+    expect(await page.locator('#generate-panel').isVisible()).toBe(false);
+    expect(await page.locator('#message').textContent()).toMatch(/bidirectional model/);
+    const gappy = 'Mar_a\nJo_n\nE__a\n';
+    await page.fill('#fill-input', gappy);
+    await page.click('#fill');
+    await page.waitForSelector('#fill-output[data-state="done"]');
+    const filled = (await page.locator('#fill-output').textContent())!;
+    expect(filled).not.toContain('_');
+    expect(filled).toBe((await cli(['fill', gappy, '-c', 'bi'])).text);
+    await page.close();
+  });
+
   it('continuing a downloaded checkpoint gives exactly the uninterrupted run', async () => {
     const page = await open('empty.html');
     await page.setInputFiles('#train-file', NAMES);

@@ -78,7 +78,7 @@ function refresh(): void {
   button('train-stop').disabled = job !== 'train';
   button('download-model').disabled = !(job === 'train' || lastCheckpoint);
   $('fill-panel').hidden = !(model && model.bidirectional);
-  $('generate-controls').hidden = !!(model && model.bidirectional);
+  $('generate-panel').hidden = !!(model && model.bidirectional);
   document.body.dataset.job = job;
 }
 
@@ -93,6 +93,8 @@ function showModel(info: ModelInfo): void {
   $('model-info').dataset.bytes = String(info.bytes);
   if (info.bidirectional) {
     say('This is a bidirectional model: it fills in missing characters from both sides, so it cannot write text left to right. Use Fill below.', 'info');
+  } else {
+    say('');
   }
   refresh();
 }
