@@ -6,6 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { ROOT, runCharnn } from './helpers/cli.js';
@@ -111,6 +113,35 @@ describe.skipIf(skipReason !== null)(`charnn/browser in Chromium${skipReason ? `
     expect(result.kernels).toBe('wasm-simd-unshared');
     const cli = await runCharnn(['sample', '-c', model, '--prime', 'Ma', '-n', '500', '--temp', '0.9', '--top-k', '10', '--seed', '21'], { cwd: dir });
     expect(result.text).toBe(cli.text);
+  });
+
+  it("the README's example page (examples/browser-page.html), served over HTTP, fetches a model and generates the CLI's text", async () => {
+    // only the example, the bundle and the model: what a static file server would give it
+    const files: Record<string, [string, string]> = {
+      '/examples/browser-page.html': [join(ROOT, 'examples', 'browser-page.html'), 'text/html'],
+      '/dist/browser/charnn.js': [BUNDLE, 'text/javascript'],
+      '/examples/names.ckpt': [model, 'application/octet-stream'],
+    };
+    const server: Server = createServer((request, response) => {
+      const file = files[request.url!.split('?')[0]];
+      response.writeHead(file ? 200 : 404, { 'content-type': file?.[1] ?? 'text/plain' });
+      response.end(file ? readFileSync(file[0]) : 'not found');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const example = await browser.newPage();
+      const errors: string[] = [];
+      example.on('pageerror', (error) => errors.push(error.message));
+      await example.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/examples/browser-page.html?model=names.ckpt`);
+      await example.click('#generate:not([disabled])');
+      await example.waitForSelector('#out[data-done]');
+      const cli = await runCharnn(['sample', '-c', model, '--prime', 'Mar', '-n', '300', '--temp', '0.8', '--seed', '7'], { cwd: dir });
+      expect(await example.locator('#out').textContent()).toBe(cli.text);
+      expect(errors).toEqual([]);
+      await example.close();
+    } finally {
+      server.close();
+    }
   });
 
   it('trains from a string; the checkpoint bytes load back as a model', async () => {
