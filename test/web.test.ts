@@ -222,6 +222,47 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     await page.close();
   });
 
+  it('a tab closed mid-training leaves its last whole checkpoint, which the next page offers', async () => {
+    const context = await browser.newContext({ acceptDownloads: true });
+    const url = pathToFileURL(join(dir, 'empty.html')).href;
+    const first = await context.newPage();
+    await first.goto(url);
+    await first.setInputFiles('#train-file', NAMES);
+    await first.fill('#layers', '1');
+    await first.fill('#hidden', '16');
+    await first.fill('#budget', '100000');
+    await first.selectOption('#budget-unit', 'iterations');
+    await first.click('#train');
+    // two validations (66, 132) have happened, so the first one's checkpoint has surely reached the storage
+    await first.waitForFunction('(JSON.parse(document.getElementById("val-loss").dataset.history || "[]")).length >= 2');
+    await first.close(); // mid-training: no beforeunload prompt in a test
+    const second = await context.newPage();
+    const errors: string[] = [];
+    second.on('pageerror', (error) => errors.push(error.message));
+    await second.goto(url);
+    await second.waitForSelector('#kept:not([hidden])');
+    const text = (await second.locator('#kept-text').textContent())!;
+    expect(text).toMatch(/^A training run in this page did not finish .* Its last whole checkpoint, names_i\d{6}_v\d\.\d{4}\.ckpt \(.*, from the validation at iteration \d+\), was kept in this browser\.$/);
+    const [download] = await Promise.all([second.waitForEvent('download'), second.click('#kept-download')]);
+    const path = join(dir, 'kept.ckpt');
+    await download.saveAs(path);
+    const kept = await decodeCheckpoint(readFileSync(path), 'kept');
+    expect(kept.header.iteration % 66).toBe(0);
+    expect(text).toContain(`iteration ${kept.header.iteration}`);
+    await cli(['sample', '-c', path, '-n', '20', '--seed', '1']);
+    await second.click('#kept-load');
+    await expect.poll(() => second.locator('#model-name').textContent()).toBe(download.suggestedFilename());
+    expect(await second.locator('#kept').isHidden()).toBe(true);
+    // offered once: a third page finds nothing kept
+    const third = await context.newPage();
+    await third.goto(url);
+    await third.waitForSelector('#model-info');
+    await third.waitForTimeout(300);
+    expect(await third.locator('#kept').isHidden()).toBe(true);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it('continuing a downloaded checkpoint gives exactly the uninterrupted run', async () => {
     const page = await open('empty.html');
     await page.setInputFiles('#train-file', NAMES);

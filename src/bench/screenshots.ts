@@ -54,10 +54,10 @@ try {
   await page.close();
 
   // --- the inspect page, hovering a character ---------------------------------------------------------------------
-  const inspect = await browser.newPage({ viewport: { width: 900, height: 520 }, deviceScaleFactor: 1 });
+  const inspect = await browser.newPage({ viewport: { width: 900, height: 640 }, deviceScaleFactor: 1 });
   await inspect.goto(pathToFileURL(join(work, 'inspect.html')).href);
   await inspect.waitForSelector('#text span[data-i]');
-  await inspect.hover('#text span[data-i="11"]'); // the 'o' of "Josephine"
+  await inspect.hover('#text span[data-i="57"]'); // the 'u' of "Lucy", on the last line: the tooltip opens below
   await inspect.waitForSelector('#tip', { state: 'visible' });
   await inspect.screenshot({ path: join(OUT, 'inspect-page.png') });
   await inspect.close();

@@ -4,6 +4,7 @@
 // reads the form and draws.
 
 import { drawChart, type Series } from './chart.js';
+import { forgetCheckpoint, keptCheckpoint } from './kept.js';
 import type { FromWorker, ModelInfo, SampleRequest, ToWorker, TrainBudgetRequest, TrainSettings } from './protocol.js';
 
 const CHECKPOINT_MAGIC = [0x89, 0x52, 0x4e, 0x4e, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -413,11 +414,37 @@ window.addEventListener('beforeunload', (event) => {
 });
 window.addEventListener('resize', redraw);
 
+// --- a run the last tab did not finish ---------------------------------------------------------------------------
+
+async function offerKept(): Promise<void> {
+  const kept = await keptCheckpoint();
+  if (!kept) return;
+  $('kept-text').textContent =
+    `A training run in this page did not finish (its tab was closed or reloaded). Its last whole checkpoint, ` +
+    `${kept.name} (${formatBytes(kept.bytes.byteLength)}, from the validation at iteration ${kept.iteration}), was kept in this browser.`;
+  $('kept').hidden = false;
+  const done = () => {
+    $('kept').hidden = true;
+    void forgetCheckpoint();
+  };
+  button('kept-download').onclick = () => download(kept.bytes, kept.name, 'application/octet-stream');
+  button('kept-load').onclick = () => {
+    if (job !== 'idle') return void say('Wait for the current job to finish (or stop it) before loading a model.');
+    lastCheckpoint = { bytes: kept.bytes.slice(0), name: kept.name };
+    job = 'load';
+    refresh();
+    send({ type: 'load', bytes: kept.bytes.slice(0), name: kept.name, origin: 'file' });
+    done();
+  };
+  button('kept-discard').onclick = done;
+}
+
 // --- start -----------------------------------------------------------------------------------------------------
 
 applyUrlSettings();
 refresh();
 redraw();
+void offerKept();
 const embedded = document.getElementById('charnn-model');
 if (embedded) {
   const base64 = (embedded.textContent ?? '').trim();

@@ -8,6 +8,7 @@ import {
   type CharModel, type TrainingRun,
 } from '../index.js';
 import { primeIds, validateSampleOptions } from '../../core/sample.js';
+import { forgetCheckpoint, keepCheckpoint } from './kept.js';
 import type { FromWorker, ModelInfo, TrainBudgetRequest, ToWorker } from './protocol.js';
 
 interface WorkerScope {
@@ -25,6 +26,11 @@ let modelInfo: ModelInfo | null = null;
 let run: TrainingRun | null = null;
 let busy = false;
 let stopRequested = false;
+// writes to the browser's storage, in order (a run's last kept checkpoint must not land after its removal)
+let storage: Promise<void> = Promise.resolve();
+const inOrder = (write: () => Promise<void>) => {
+  storage = storage.then(write, write);
+};
 
 function post(message: FromWorker, transfer?: Transferable[]): void {
   scope.postMessage(message, transfer);
@@ -97,6 +103,9 @@ async function train(newRun: TrainingRun, budget: TrainBudgetRequest): Promise<v
       },
       onEval(event) {
         post({ type: 'eval', iteration: event.iteration, valLoss: event.valLoss, trainLoss: r.lastLoss });
+        // a whole checkpoint (we are between two steps), kept in case the tab is closed before the run ends
+        const kept = { bytes: r.checkpointBytes().slice().buffer, name: r.checkpointName(), iteration: r.iteration, savedAt: new Date().toISOString() };
+        inOrder(() => keepCheckpoint(kept));
         if (!r.net.config.bidirectional) {
           post({ type: 'preview', iteration: event.iteration, text: sampleText(r, { length: PREVIEW_LENGTH, temperature: 0.8, seed: event.iteration }) });
         }
@@ -110,6 +119,7 @@ async function train(newRun: TrainingRun, budget: TrainBudgetRequest): Promise<v
   await load(bytes, name, 'trained');
   post({ type: 'checkpoint', bytes: bytes.slice().buffer, name, final: true });
   run = null;
+  inOrder(forgetCheckpoint); // the run ended and the page has its model
 }
 
 async function handle(message: ToWorker): Promise<void> {
