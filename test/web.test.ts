@@ -234,7 +234,8 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     await first.selectOption('#budget-unit', 'iterations');
     await first.click('#train');
     // two validations (66, 132) have happened, so the first one's checkpoint has surely reached the storage
-    await first.waitForFunction('(JSON.parse(document.getElementById("val-loss").dataset.history || "[]")).length >= 2');
+    const validations = async () => (JSON.parse((await first.locator('#val-loss').getAttribute('data-history')) ?? '[]') as number[]).length;
+    await expect.poll(validations, { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
     await first.close(); // mid-training: no beforeunload prompt in a test
     const second = await context.newPage();
     const errors: string[] = [];
