@@ -54,7 +54,7 @@ try {
   await page.close();
 
   // --- the inspect page, hovering a character ---------------------------------------------------------------------
-  const inspect = await browser.newPage({ viewport: { width: 900, height: 640 }, deviceScaleFactor: 1 });
+  const inspect = await browser.newPage({ viewport: { width: 900, height: 720 }, deviceScaleFactor: 1 });
   await inspect.goto(pathToFileURL(join(work, 'inspect.html')).href);
   await inspect.waitForSelector('#text span[data-i]');
   await inspect.hover('#text span[data-i="57"]'); // the 'u' of "Lucy", on the last line: the tooltip opens below
