@@ -248,7 +248,7 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     const path = join(dir, 'kept.ckpt');
     await download.saveAs(path);
     const kept = await decodeCheckpoint(readFileSync(path), 'kept');
-    expect(kept.header.iteration % 66).toBe(0);
+    expect((kept.header.iteration as number) % 66).toBe(0);
     expect(text).toContain(`iteration ${kept.header.iteration}`);
     await cli(['sample', '-c', path, '-n', '20', '--seed', '1']);
     await second.click('#kept-load');
