@@ -50,22 +50,19 @@ async function web(options: WebCliOptions): Promise<void> {
   let outPath = options.output;
   let modelNote = 'no model inside (train or load one in the page)';
   if (options.checkpoint !== undefined) {
-    const { resolveCheckpoint, readCheckpointInfo } = await import('../../node/checkpoint-files.js');
-    const { parseHeader } = await import('../../core/snapshot.js');
+    const { resolveCheckpoint } = await import('../../node/checkpoint-files.js');
+    const { decodeCheckpoint } = await import('../../core/checkpoint/format.js');
+    const { expectedTensors, parseHeader } = await import('../../core/snapshot.js');
     const path = await resolveCheckpoint(options.checkpoint, 'best');
-    const info = await readCheckpointInfo(path);
-    let runName: string;
+    let bytes: Buffer;
     try {
-      runName = parseHeader(info.header).runName;
+      bytes = await readFile(path);
     } catch (error) {
-      if (error instanceof CharnnError) throw new CharnnError(`Checkpoint '${path}' cannot be put in a page: ${error.message.replace(/\.$/, '')}.`);
-      throw error;
+      throw new CharnnError(`Cannot read checkpoint '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
     }
-    // the whole file, checked end to end (CRCs, tensor sizes) before it goes into a page
-    const { readCheckpoint } = await import('../../node/checkpoint-files.js');
-    const { expectedTensors } = await import('../../core/snapshot.js');
-    await readCheckpoint(path, (raw) => expectedTensors(parseHeader(raw)));
-    const bytes = await readFile(path);
+    // checked end to end (header, tensor sizes, CRCs) before it goes into a page
+    const { header } = await decodeCheckpoint(bytes, path, (raw) => expectedTensors(parseHeader(raw)));
+    const runName = parseHeader(header).runName;
     const name = basename(path);
     const element = `<script id="charnn-model" type="application/octet-stream" data-name="${escapeAttribute(name)}">${bytes.toString('base64')}</script>`;
     page = page.split(MODEL_MARKER).join(element).replace('<title>charnn</title>', `<title>${escapeAttribute(runName)} · charnn</title>`);
