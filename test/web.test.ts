@@ -148,6 +148,17 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     expect(text).toBe((await cli(['sample', '-c', model, '--prime', 'El', '--temp', '0.9', '-n', '120', '--seed', '42', '--stop', '\n'])).text);
     const params = new URL(page.url()).searchParams;
     expect(Object.fromEntries(params)).toEqual({ prime: 'El', temp: '0.9', length: '120', seed: '42', stop: '\n' });
+    // Stop ends a long sample part way; what is shown is the start of the same text
+    await page.fill('#stop', '');
+    await page.fill('#length', '5000000');
+    await page.click('#generate');
+    await expect.poll(async () => ((await page.locator('#output').textContent()) ?? '').length).toBeGreaterThan(2000);
+    await page.click('#halt');
+    await page.waitForSelector('#output[data-state="stopped"]');
+    const stopped = (await page.locator('#output').textContent())!;
+    expect(stopped.length).toBeLessThan(5_000_000);
+    const start = (await cli(['sample', '-c', model, '--prime', 'El', '--temp', '0.9', '-n', '2000', '--seed', '42'])).text;
+    expect(stopped.startsWith(start)).toBe(true);
     await page.close();
   });
 

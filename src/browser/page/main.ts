@@ -39,6 +39,12 @@ function say(text: string, kind: 'error' | 'info' = 'error'): void {
   box.hidden = text === '';
 }
 
+/** Says what is wrong with a field; null, for the reader that gives up. */
+function invalid(message: string): null {
+  say(message);
+  return null;
+}
+
 // --- formatting ------------------------------------------------------------------------------------------------
 
 function formatBytes(n: number): string {
@@ -108,17 +114,17 @@ output.append(outputText);
 
 function readSampleRequest(): SampleRequest | null {
   const temperature = Number(input('temp').value);
-  if (input('temp').value.trim() === '' || !(temperature >= 0 && temperature <= 100)) return void say('The temperature must be a number from 0 to 100.'), null;
+  if (input('temp').value.trim() === '' || !(temperature >= 0 && temperature <= 100)) return invalid('The temperature must be a number from 0 to 100.');
   const length = Number(input('length').value);
-  if (!(Number.isSafeInteger(length) && length >= 1)) return void say('The length must be a whole number of characters, at least 1.'), null;
+  if (!(Number.isSafeInteger(length) && length >= 1)) return invalid('The length must be a whole number of characters, at least 1.');
   const topKText = input('topk').value.trim();
   const topK = topKText === '' ? undefined : Number(topKText);
-  if (topK !== undefined && !(Number.isSafeInteger(topK) && topK >= 1)) return void say('Top-k must be a whole number of at least 1, or empty for all characters.'), null;
+  if (topK !== undefined && !(Number.isSafeInteger(topK) && topK >= 1)) return invalid('Top-k must be a whole number of at least 1, or empty for all characters.');
   const seedText = input('seed').value.trim();
-  let seed = seedText === '' ? Math.floor(Math.random() * 2 ** 31) : Number(seedText);
-  if (!(Number.isSafeInteger(seed) && seed >= 0)) return void say('The seed must be a whole number (0 or more), or empty for a random one.'), null;
-  if (seedText === '') input('seed').value = String(seed); // so the text can be made again
-  seed = Number(seed);
+  // as the CLI: a random seed when none is given, shown in the form (and the URL) so the text can be made again
+  const seed = seedText === '' ? Math.floor(Math.random() * 2 ** 31) : Number(seedText);
+  if (!(Number.isSafeInteger(seed) && seed >= 0)) return invalid('The seed must be a whole number (0 or more), or empty for a random one.');
+  if (seedText === '') input('seed').value = String(seed);
   const stop = unescapeField(input('stop').value);
   const prime = input('prime').value;
   return { prime: prime === '' ? undefined : prime, temperature, topK, length, seed, stop: stop === '' ? undefined : stop };
@@ -203,9 +209,9 @@ const redraw = () => drawChart(chartCanvas, [trainSeries, valSeries], chartXMax)
 function readBudget(): TrainBudgetRequest | null {
   const value = Number(input('budget').value);
   const unit = $<HTMLSelectElement>('budget-unit').value;
-  if (!(value > 0 && Number.isFinite(value))) return void say('The budget must be a positive number.'), null;
+  if (!(value > 0 && Number.isFinite(value))) return invalid('The budget must be a positive number.');
   if (unit === 'iterations') {
-    if (!Number.isSafeInteger(value)) return void say('A budget in iterations must be a whole number.'), null;
+    if (!Number.isSafeInteger(value)) return invalid('A budget in iterations must be a whole number.');
     return { maxIters: value };
   }
   if (unit === 'epochs') return { epochs: value };
@@ -215,7 +221,7 @@ function readBudget(): TrainBudgetRequest | null {
 function readTrainSettings(): TrainSettings | null {
   const whole = (id: string, what: string, min: number, max: number): number | null => {
     const v = Number(input(id).value);
-    if (!(Number.isSafeInteger(v) && v >= min && v <= max)) return void say(`${what} must be a whole number from ${min} to ${max}.`), null;
+    if (!(Number.isSafeInteger(v) && v >= min && v <= max)) return invalid(`${what} must be a whole number from ${min} to ${max}.`);
     return v;
   };
   const layers = whole('layers', 'Layers', 1, 16);
