@@ -212,6 +212,14 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     expect(await outputWhenDone(page)).toBe(sampled.text);
     const info = await cli(['info', path]);
     expect(info.text + info.stderr).toContain('140');
+    // the page's defaults are charnn train's: the CLI on one thread trains the same weights
+    await cli(['train', NAMES, '--layers', '1', '--hidden', '32', '--max-iters', '140', '--threads', '1', '--checkpoint-dir', 'same', '--json']);
+    const fromCli = await decodeCheckpoint(readFileSync(join(dir, 'same', readdirSync(join(dir, 'same')).sort().pop()!)), 'cli');
+    const fromPage = await decodeCheckpoint(readFileSync(path), 'page');
+    expect(fromPage.header.training).toEqual(fromCli.header.training);
+    for (const [name, data] of fromCli.tensors) {
+      expect(Buffer.from(fromPage.tensors.get(name)!.buffer).equals(Buffer.from(data.buffer)), name).toBe(true);
+    }
     await page.close();
   });
 
