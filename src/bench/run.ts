@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import '../node/platform.js';
 import { readCorpus } from '../node/corpus-files.js';
 import type { Corpus } from '../core/data/corpus.js';
-import { defaultKernels } from '../core/platform.js';
+import { trainingKernels } from '../core/platform.js';
 import type { CellType } from '../core/model.js';
 import { sampleIds } from '../core/sample.js';
 import { TrainingRun } from '../core/train.js';
@@ -133,7 +133,7 @@ const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined
 const pad = (s: string, n: number) => s.padEnd(n);
 
 const corpus = await readCorpus(dataPath);
-const kernels = defaultKernels();
+const kernels = trainingKernels(); // what TrainingRun.create picks; the sampling rows run on it too
 const hasTorch = torchAvailable();
 console.log(`charnn bench: Node ${process.version}, kernels ${kernels.name}, B ${B} × T ${T}, V ${corpus.vocab.symbols.length}, Adagrad, clip 5; median of ${REPEATS} repeats`);
 console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (2 cores; other processes skew wall-clock rates, CPU-second rates much less)`);

@@ -14,6 +14,7 @@ import { registerInspectCommand } from './commands/inspect.js';
 import { registerFillCommand } from './commands/fill.js';
 import { registerExportCommand } from './commands/export.js';
 import { registerImportCommand } from './commands/import.js';
+import { registerWebCommand } from './commands/web.js';
 
 const EXIT_USER_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -48,6 +49,7 @@ Start here:
   registerFillCommand(program);
   registerExportCommand(program);
   registerImportCommand(program);
+  registerWebCommand(program);
   // commands added later inherit the same behaviour
   for (const command of program.commands) command.configureOutput({ outputError: () => {} }).exitOverride();
   return program;

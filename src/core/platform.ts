@@ -35,8 +35,14 @@ export interface CheckpointFiles {
 }
 
 export interface Platform {
-  /** The compute backend shared by every network of this process or page (models, sampling, evaluation). */
+  /**
+   * The compute backend shared by the models of this process or page (loadModel, modelFromBytes: step, sample,
+   * evaluate, fill). Plain SIMD, never the relaxed (FMA) build: whether relaxed SIMD fuses is up to the engine, and
+   * a seeded sample must be the same text in Node and in every browser.
+   */
   defaultKernels(): Kernels;
+  /** The backend TrainingRun.create/resume use when given none (Node: the FMA build where it runs); default: defaultKernels. */
+  trainingKernels?(): Kernels;
   /** Threads a training step uses when the caller names none. */
   defaultThreads(): number;
   /** A step split across `threads` threads, or undefined where this platform cannot (then the step runs here). */
@@ -47,15 +53,23 @@ export interface Platform {
 }
 
 let sharedKernels: Kernels | undefined;
+let sharedTrainingKernels: Kernels | undefined;
 
-/** WebAssembly SIMD (with FMA where the engine runs relaxed SIMD) where available, else the float32 reference. */
-export function portableKernels(options: { fma?: 'auto' | 'off'; reference?: boolean } = {}): Kernels {
-  if (!options.reference && wasmSimdAvailable()) return withFusedKernels(createWasmKernels({ fma: options.fma ?? 'auto' }));
+/**
+ * WebAssembly SIMD (with FMA where the engine runs relaxed SIMD, unless fma is 'off') where available, else the
+ * float32 reference. The memory is shared where SharedArrayBuffer exists (unless `shared` says otherwise), else plain.
+ */
+export function portableKernels(options: { fma?: 'auto' | 'off'; reference?: boolean; shared?: boolean } = {}): Kernels {
+  const shared = options.shared ?? typeof SharedArrayBuffer === 'function';
+  if (!options.reference && wasmSimdAvailable({ shared })) {
+    return withFusedKernels(createWasmKernels({ fma: options.fma ?? 'auto', shared }));
+  }
   return referenceKernels('f32');
 }
 
 const portablePlatform: Platform = {
-  defaultKernels: () => (sharedKernels ??= portableKernels()),
+  defaultKernels: () => (sharedKernels ??= portableKernels({ fma: 'off' })),
+  trainingKernels: () => (sharedTrainingKernels ??= portableKernels()),
   defaultThreads: () => 1,
   yieldToEventLoop: () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
 };
@@ -78,7 +92,12 @@ export function checkpointFiles(what: string): CheckpointFiles {
   return files;
 }
 
-/** The platform's shared compute backend. */
+/** The platform's shared compute backend for loaded models. */
 export function defaultKernels(): Kernels {
   return current.defaultKernels();
+}
+
+/** The platform's compute backend for training runs. */
+export function trainingKernels(): Kernels {
+  return current.trainingKernels?.() ?? current.defaultKernels();
 }

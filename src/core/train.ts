@@ -20,7 +20,7 @@ import {
   type CheckpointHeader, type HistoryPoint, type TrainConfig,
 } from './snapshot.js';
 import { checkpointFileName, decodeCheckpoint, encodeCheckpoint, type CheckpointContents, type TensorData } from './checkpoint/format.js';
-import { checkpointFiles, defaultKernels, platform, type ParallelStep } from './platform.js';
+import { checkpointFiles, platform, trainingKernels, type ParallelStep } from './platform.js';
 import { lossSteps, runSteps, runStepsYielding, type BatchSteps } from './evaluate.js';
 import { gradNorms, hiddenStats, stepStats, type StepStats } from './inspect/stats.js';
 import { allocBiPass, biBackward, biForwardLoss, fillMaskedBatch, maskedLossSteps, type BiPass } from './bidirectional.js';
@@ -137,7 +137,7 @@ export class TrainingRun {
   /** A fresh run: weights initialised from the seed, hidden state zero, iteration 0. */
   static create(options: NewRunOptions): TrainingRun {
     validateTrainConfig(options.training);
-    const kernels = options.kernels ?? defaultKernels();
+    const kernels = options.kernels ?? trainingKernels();
     const config: ModelConfig = { ...options.model, vocabSize: options.corpus.vocab.symbols.length };
     const net = createNetwork(kernels, config);
     if (options.initParams) {
@@ -173,7 +173,7 @@ export class TrainingRun {
         `The corpus has a different vocabulary from the checkpoint ${path} (${corpus.vocab.symbols.length} vs ${vocab.symbols.length} characters): resume with the corpus it was trained on.`,
       );
     }
-    const net = createNetwork(options.kernels ?? defaultKernels(), h.model);
+    const net = createNetwork(options.kernels ?? trainingKernels(), h.model);
     const run = new TrainingRun({
       net, vocab, training: h.training, runName: h.runName, corpusName: options.corpusName ?? h.corpus.name,
       corpus, random: createRandom('', h.randomState), threads: options.threads,

@@ -8,6 +8,9 @@
 // throughput on the 2x128 LSTM (23.2k -> 26.4k chars per CPU second). CHARNN_FMA=off keeps the plain SIMD build;
 // an engine that rejects the relaxed module falls back to it (wasmRelaxedSimdAvailable validates the bytes).
 // CHARNN_KERNELS=reference forces the plain TypeScript kernels (for comparisons).
+//
+// FMA is for training only: loaded models (sample, step, evaluate, fill) run the plain SIMD build, because relaxed
+// SIMD may or may not fuse depending on the engine, and a seeded sample must be the same text here and in a page.
 
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -17,18 +20,25 @@ import type { Kernels } from '../core/kernels/types.js';
 import { readCheckpoint, resolveCheckpoint, pruneCheckpoints, writeCheckpoint, writeCheckpointSync } from './checkpoint-files.js';
 import { DataParallelStep, shareable } from './parallel/data-parallel.js';
 
+let modelKernels: Kernels | undefined;
 let shared: Kernels | undefined;
 
-function nodeKernels(): Kernels {
+function nodeModelKernels(): Kernels {
+  modelKernels ??= portableKernels({ fma: 'off', shared: true, reference: process.env.CHARNN_KERNELS === 'reference' });
+  return modelKernels;
+}
+
+function nodeTrainingKernels(): Kernels {
   if (shared) return shared;
   const fma = process.env.CHARNN_FMA === 'off' ? 'off' : 'auto';
   if (fma === 'auto' && /^v20\./.test(process.version)) setFlagsFromString('--experimental-wasm-relaxed-simd');
-  shared = portableKernels({ fma, reference: process.env.CHARNN_KERNELS === 'reference' });
+  shared = portableKernels({ fma, shared: true, reference: process.env.CHARNN_KERNELS === 'reference' });
   return shared;
 }
 
 export const nodePlatform: Platform = {
-  defaultKernels: nodeKernels,
+  defaultKernels: nodeModelKernels,
+  trainingKernels: nodeTrainingKernels,
   defaultThreads: () => availableParallelism(),
   createParallelStep(net, B, T, state, threads) {
     // data parallelism needs kernels over a shared memory the worker threads can instantiate the module on

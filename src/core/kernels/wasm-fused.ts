@@ -1,4 +1,4 @@
-// The element-wise WebAssembly SIMD kernels (assembly/cells.ts) over the same shared memory as the GEMM backend:
+// The element-wise WebAssembly SIMD kernels (assembly/cells.ts) over the same memory as the GEMM backend:
 // withFusedKernels() completes createWasmKernels() (wasm.ts) into a full Kernels; attachWasmKernels() builds the
 // whole backend in a data-parallel worker, over the main thread's memory, allocating only inside a region the main
 // thread reserved for it.
@@ -11,8 +11,10 @@ import { base64Decode } from '../bytes.js';
 import { assert } from '../errors.js';
 import * as reference from './reference.js';
 import type { FloatArray, Kernels } from './types.js';
-import type { SharedWasmMemory, WasmKernels } from './wasm.js';
-import { cellsRelaxedSimdBase64, cellsSimdBase64, gemmRelaxedSimdBase64, gemmSimdBase64 } from './wasm-binary.js';
+import type { SharedWasmMemory, WasmKernels, WasmMemory } from './wasm.js';
+import {
+  cellsRelaxedSimdBase64, cellsSimdBase64, gemmRelaxedSimdBase64, gemmSimdBase64, unsharedCellsRelaxedSimdBase64, unsharedCellsSimdBase64,
+} from './wasm-binary.js';
 
 interface CellsExports {
   lstmForwardStep(hs: number, cs: number, tanhC: number, gates: number, B: number, H: number, t: number): void;
@@ -56,13 +58,17 @@ interface WebAssemblyApi {
 
 const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
-const cellsModules = new Map<boolean, object>();
+const cellsModules = new Map<string, object>();
 
-function instantiateCells(memory: SharedWasmMemory, fusedMultiplyAdd: boolean): CellsExports {
-  let module = cellsModules.get(fusedMultiplyAdd);
+function instantiateCells(memory: WasmMemory, fusedMultiplyAdd: boolean, shared: boolean): CellsExports {
+  const key = `${fusedMultiplyAdd}:${shared}`;
+  let module = cellsModules.get(key);
   if (!module) {
-    module = new webAssembly.Module(base64Decode(fusedMultiplyAdd ? cellsRelaxedSimdBase64 : cellsSimdBase64));
-    cellsModules.set(fusedMultiplyAdd, module);
+    const base64 = shared
+      ? (fusedMultiplyAdd ? cellsRelaxedSimdBase64 : cellsSimdBase64)
+      : (fusedMultiplyAdd ? unsharedCellsRelaxedSimdBase64 : unsharedCellsSimdBase64);
+    module = new webAssembly.Module(base64Decode(base64));
+    cellsModules.set(key, module);
   }
   return new webAssembly.Instance(module, { env: { memory } }).exports as CellsExports;
 }
@@ -79,13 +85,13 @@ function routeSmall(small: GemmNN, blocked: GemmNN): GemmNN {
 }
 
 /**
- * The element-wise kernels over `memory`. `owns(buffer)` says whether an ArrayBuffer is (a past or present
- * buffer of) that memory.
+ * The element-wise kernels over `memory` (shared or plain, as `shared` says). `owns(buffer)` says whether an
+ * ArrayBuffer is (a past or present buffer of) that memory.
  */
 export function elementWiseKernels(
-  memory: SharedWasmMemory, owns: (buffer: ArrayBufferLike) => boolean, fusedMultiplyAdd: boolean, scratch: Float32Array,
+  memory: WasmMemory, owns: (buffer: ArrayBufferLike) => boolean, fusedMultiplyAdd: boolean, scratch: Float32Array, shared = true,
 ): ElementWise & { gemmSmallNN: GemmNN } {
-  const x = instantiateCells(memory, fusedMultiplyAdd);
+  const x = instantiateCells(memory, fusedMultiplyAdd, shared);
   assert(scratch.length >= SCRATCH_FLOATS, 'wasm kernels: scratch too small');
 
   // Byte address of element `first` of X, after checking that X lives in this memory and holds first … last.
@@ -238,12 +244,15 @@ export function withFusedKernels(base: WasmKernels): FusedWasmKernels {
     return view;
   };
   const scratch = alloc(SCRATCH_FLOATS);
-  const { gemmSmallNN, ...elementWise } = elementWiseKernels(base.memory, (buffer) => own.has(buffer), base.fusedMultiplyAdd, scratch);
+  const { gemmSmallNN, ...elementWise } = elementWiseKernels(
+    base.memory, (buffer) => own.has(buffer), base.fusedMultiplyAdd, scratch, base.sharedMemory,
+  );
   return {
     name: base.name,
     precision: base.precision,
     memory: base.memory,
     fusedMultiplyAdd: base.fusedMultiplyAdd,
+    sharedMemory: base.sharedMemory,
     close: () => base.close(),
     alloc,
     allocIds: idsFrom(alloc),

@@ -1,5 +1,6 @@
-// The WebAssembly SIMD float32 backend: loads the GEMM module built from assembly/gemm.ts, gives it one shared
-// memory, and hands out Float32Array views of that memory as the buffers its kernels work on.
+// The WebAssembly SIMD float32 backend: loads the GEMM module built from assembly/gemm.ts, gives it one memory
+// (shared, so threads can work on it, or plain where there is no SharedArrayBuffer), and hands out Float32Array
+// views of that memory as the buffers its kernels work on.
 //
 // Dimensions as in types.ts: C is M×N, K is the reduction dimension. Typical calls from an LSTM layer with
 // B = 50 streams, hidden H, gates G = 4H: (T·B×I)·(I×G) input projection, (B×H)·(H×G) per step, and in backward
@@ -12,13 +13,15 @@
 import { base64Decode } from '../bytes.js';
 import { assert, CharnnError } from '../errors.js';
 import type { FloatArray, Kernels } from './types.js';
-import { gemmRelaxedSimdBase64, gemmSimdBase64 } from './wasm-binary.js';
+import { gemmRelaxedSimdBase64, gemmSimdBase64, unsharedGemmRelaxedSimdBase64, unsharedGemmSimdBase64 } from './wasm-binary.js';
 
 const PAGE_BYTES = 65536;
 /** Views start on cache-line boundaries (the SIMD loads need only 16-byte alignment). */
 const ALIGN_BYTES = 64;
 /** Default ceiling on the module's memory; shared memories reserve their maximum address range up front. */
 const DEFAULT_MAX_MEMORY_BYTES = 2 ** 31;
+/** A plain memory that cannot grow in place is reserved whole; the least it settles for where less is refused. */
+const MIN_RESERVED_PAGES = 256;
 /** Below this many flops a GEMM runs on the calling thread alone: waking the helper costs ~10-50 µs. */
 const PARALLEL_MIN_FLOP = 2 ** 21;
 /** Register block of assembly/gemm.ts; thread splits fall on its multiples so no extra ragged edges appear. */
@@ -38,6 +41,13 @@ export interface WasmKernelsOptions {
    * enough to pay for it is split in two halves of C, one per thread. Call close() when done with it.
    */
   helper?: GemmHelperFactory;
+  /**
+   * A shared memory (default true; needs SharedArrayBuffer, which a page gets only when cross-origin isolated)
+   * or a plain one: the same kernels and arithmetic, single-threaded. A plain memory's buffer is detached when it
+   * grows, so it is made resizable in place where the engine can (memory.toResizableBuffer) and otherwise
+   * reserved at maxMemoryBytes from the start.
+   */
+  shared?: boolean;
 }
 
 /**
@@ -49,26 +59,34 @@ export type GemmKernels = Pick<Kernels, 'name' | 'precision' | 'alloc' | 'gemmNN
 export interface WasmKernels extends GemmKernels {
   readonly precision: 'f32';
   alloc(length: number): Float32Array;
-  /** The shared memory every buffer lives in; worker threads can instantiate the same module over it. */
-  readonly memory: SharedWasmMemory;
+  /** The memory every buffer lives in; when shared, worker threads can instantiate the same module over it. */
+  readonly memory: WasmMemory;
   /** Whether the relaxed-SIMD (fused multiply-add) build is the one running. */
   readonly fusedMultiplyAdd: boolean;
+  /** Whether the memory is shared (threads can work on it) or plain. */
+  readonly sharedMemory: boolean;
   /** Stops the helper thread, if any; the kernels then run single-threaded. */
   close(): void;
 }
 
 // The slice of the WebAssembly JS API used here, typed locally: the project's lib (ES2022, no DOM) and
 // @types/node 20 do not declare the WebAssembly global, and a local type cannot clash with one that later does.
-export interface SharedWasmMemory {
-  readonly buffer: SharedArrayBuffer;
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   grow(deltaPages: number): number;
+  /** Where the engine has it: switches memory.buffer to a resizable ArrayBuffer that grow() resizes in place. */
+  toResizableBuffer?(): ArrayBuffer;
+}
+
+export interface SharedWasmMemory extends WasmMemory {
+  readonly buffer: SharedArrayBuffer;
 }
 
 interface WebAssemblyApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (descriptor: { initial: number; maximum: number; shared: true }) => SharedWasmMemory;
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
 
 const webAssembly = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
@@ -88,53 +106,83 @@ type GemmEntry = (
   accumulate: number, scratch: number,
 ) => void;
 
-let simdBytes: Uint8Array | undefined;
-let relaxedBytes: Uint8Array | undefined;
-let simdSupport: boolean | undefined;
-let relaxedSupport: boolean | undefined;
+/** A module build: plain SIMD or relaxed (FMA), over a shared memory or a plain one; decoded and validated once. */
+interface Build {
+  base64: string;
+  bytes?: Uint8Array;
+  valid?: boolean;
+}
 
-function decode(base64: string): Uint8Array {
-  return base64Decode(base64);
+const builds = {
+  shared: { simd: { base64: gemmSimdBase64 } as Build, relaxed: { base64: gemmRelaxedSimdBase64 } as Build },
+  unshared: { simd: { base64: unsharedGemmSimdBase64 } as Build, relaxed: { base64: unsharedGemmRelaxedSimdBase64 } as Build },
+};
+
+function validBuild(build: Build): boolean {
+  if (build.valid === undefined) {
+    build.bytes = base64Decode(build.base64);
+    build.valid = webAssembly !== undefined && webAssembly.validate(build.bytes);
+  }
+  return build.valid;
 }
 
 /**
- * Whether this engine can run the backend: WebAssembly with SIMD, threads (shared memory) and SharedArrayBuffer.
- * When false, use referenceKernels('f32') instead.
+ * Whether this engine can run the backend: WebAssembly with SIMD and, for the shared memory (the default), threads
+ * and SharedArrayBuffer. When false, use referenceKernels('f32') instead.
  */
-export function wasmSimdAvailable(): boolean {
-  if (simdSupport === undefined) {
-    simdBytes = decode(gemmSimdBase64);
-    simdSupport = webAssembly !== undefined && typeof SharedArrayBuffer === 'function' && webAssembly.validate(simdBytes);
-  }
-  return simdSupport;
+export function wasmSimdAvailable(options: { shared?: boolean } = {}): boolean {
+  if (options.shared ?? true) return typeof SharedArrayBuffer === 'function' && validBuild(builds.shared.simd);
+  return validBuild(builds.unshared.simd);
 }
 
 /** Whether the engine also runs relaxed SIMD, i.e. the fused multiply-add build. */
-export function wasmRelaxedSimdAvailable(): boolean {
-  if (relaxedSupport === undefined) {
-    relaxedBytes = decode(gemmRelaxedSimdBase64);
-    relaxedSupport = wasmSimdAvailable() && webAssembly!.validate(relaxedBytes);
-  }
-  return relaxedSupport;
+export function wasmRelaxedSimdAvailable(options: { shared?: boolean } = {}): boolean {
+  const shared = options.shared ?? true;
+  return wasmSimdAvailable({ shared }) && validBuild(shared ? builds.shared.relaxed : builds.unshared.relaxed);
 }
 
 /** A float32 backend on WebAssembly SIMD. Check wasmSimdAvailable() first. */
 export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels {
-  assert(wasmSimdAvailable(), 'createWasmKernels called although wasmSimdAvailable() is false');
-  const fusedMultiplyAdd = (options.fma ?? 'auto') === 'auto' && wasmRelaxedSimdAvailable();
-  const bytes = fusedMultiplyAdd ? relaxedBytes! : simdBytes!;
+  const shared = options.shared ?? true;
+  assert(wasmSimdAvailable({ shared }), 'createWasmKernels called although wasmSimdAvailable() is false');
+  assert(shared || options.helper === undefined, 'a GEMM helper thread needs a shared memory');
+  const fusedMultiplyAdd = (options.fma ?? 'auto') === 'auto' && wasmRelaxedSimdAvailable({ shared });
+  const kind = shared ? builds.shared : builds.unshared;
+  const bytes = (fusedMultiplyAdd ? kind.relaxed : kind.simd).bytes!;
   const maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
   assert(maxMemoryBytes > 0 && maxMemoryBytes <= 2 ** 32, `maxMemoryBytes ${maxMemoryBytes} is outside (0, 4 GiB]`);
-  const maximumPages = Math.floor(maxMemoryBytes / PAGE_BYTES);
+  let maximumPages = Math.floor(maxMemoryBytes / PAGE_BYTES);
 
   const wasm = webAssembly!;
   const module = new wasm.Module(bytes);
-  // Start with one page for the module's static data; the first alloc (the scratch area) grows it to size.
-  const memory = new wasm.Memory({ initial: 1, maximum: maximumPages, shared: true });
+
+  /** A plain memory of all its pages at once; where the engine cannot give that many, halves of it (at least 16 MiB). */
+  function reserveAll(api: WebAssemblyApi): WasmMemory {
+    for (;;) {
+      try {
+        return new api.Memory({ initial: maximumPages, maximum: maximumPages, shared: false });
+      } catch (error) {
+        if (!(error instanceof RangeError) || maximumPages <= MIN_RESERVED_PAGES) throw error;
+        maximumPages = Math.max(MIN_RESERVED_PAGES, Math.floor(maximumPages / 2));
+      }
+    }
+  }
+
+  // Start with one page for the module's static data; the first alloc (the scratch area) grows it to size. A plain
+  // memory detaches its buffer (and every view) when it grows: made resizable it grows in place instead, and an
+  // engine without that gets all of it now (untouched pages cost address space, not memory, on 64-bit systems).
+  let memory: WasmMemory;
+  if (shared) {
+    memory = new wasm.Memory({ initial: 1, maximum: maximumPages, shared: true });
+  } else {
+    memory = new wasm.Memory({ initial: 1, maximum: maximumPages, shared: false });
+    if (typeof memory.toResizableBuffer === 'function') memory.toResizableBuffer();
+    else memory = reserveAll(wasm);
+  }
   const exports = new wasm.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
 
   // Bump allocator: buffers are never freed, so fresh memory is always zero-filled and views never move.
-  // Growing a shared memory keeps every existing view valid, but memory.buffer then returns a new, longer
+  // Growing a shared (or resizable) memory keeps every existing view valid, but memory.buffer then returns a new, longer
   // SharedArrayBuffer object (V8 may swap it again later, when the instance notices the growth), so the
   // ownership check remembers every buffer object a view was ever made on rather than comparing with the current one.
   let top = alignUp(exports.heapBase());
@@ -165,7 +213,7 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
 
   const scratch = alloc(exports.scratchBytes() / 4);
   const entries: GemmEntry[] = [exports.gemmNN, exports.gemmNT, exports.gemmTN];
-  let helper = options.helper?.(module, memory, alloc, scratch.length);
+  let helper = options.helper?.(module, memory as SharedWasmMemory, alloc, scratch.length);
 
   // Throws unless X is a Float32Array view of this memory that holds elements off .. last. The messages are
   // built only on failure: this runs on every call.
@@ -223,10 +271,11 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
   }
 
   return {
-    name: (fusedMultiplyAdd ? 'wasm-simd-fma' : 'wasm-simd') + (helper ? '-2t' : ''),
+    name: (fusedMultiplyAdd ? 'wasm-simd-fma' : 'wasm-simd') + (shared ? '' : '-unshared') + (helper ? '-2t' : ''),
     precision: 'f32',
     memory,
     fusedMultiplyAdd,
+    sharedMemory: shared,
     alloc,
     close() {
       helper?.close();

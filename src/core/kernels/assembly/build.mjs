@@ -1,5 +1,5 @@
-// Compiles the AssemblyScript GEMM (gemm.ts beside this file) and writes the two binaries, base64-encoded, into
-// src/core/kernels/wasm-binary.ts (generated, gitignored). Run by `npm run build:wasm`, which `build` runs before tsc.
+// Compiles the AssemblyScript GEMM and element-wise kernels (gemm.ts, cells.ts beside this file) and writes the
+// binaries, base64-encoded, into src/core/kernels/wasm-binary.ts (generated, gitignored). Run by `npm run build:wasm`, which `build` runs before tsc.
 //
 // Why a generated TypeScript module rather than .wasm files: tsc compiles it into dist/ like any other source,
 // so the loader finds the bytes by a plain import both when vitest runs src/ and when node runs dist/, with no
@@ -14,7 +14,9 @@ const cellsSource = fileURLToPath(new URL('./cells.ts', import.meta.url));
 const target = fileURLToPath(new URL('../wasm-binary.ts', import.meta.url));
 
 // The memory is imported (created by wasm.ts) and shared, so worker threads can later run over the same buffers
-// and growing it never detaches existing views. The declared maximum (65536 pages = 4 GiB) only bounds what the
+// and growing it never detaches existing views. A page that is not cross-origin isolated (every file:// page) has
+// no SharedArrayBuffer, so each module is also built over a plain (non-shared) memory: the same code, hence the
+// same bits, minus the threads feature. The declared maximum (65536 pages = 4 GiB) only bounds what the
 // importer may pass; wasm.ts picks the real one. No runtime (stub, unused) and no `abort` import: the kernels
 // allocate nothing and assert nothing.
 const commonFlags = [
@@ -23,14 +25,14 @@ const commonFlags = [
   '--runtime', 'stub',
   '--use', 'abort=',
   '--importMemory',
-  '--sharedMemory',
   '--initialMemory', '1',
   '--maximumMemory', '65536',
 ];
 
 async function compile(source, features) {
   let binary;
-  const { error, stderr } = await asc.main([source, ...commonFlags, '--enable', features, '--outFile', 'out.wasm'], {
+  const shared = features.includes('threads') ? ['--sharedMemory'] : [];
+  const { error, stderr } = await asc.main([source, ...commonFlags, ...shared, '--enable', features, '--outFile', 'out.wasm'], {
     writeFile(name, contents) {
       if (name.endsWith('.wasm')) binary = contents;
     },
@@ -45,6 +47,13 @@ const relaxed = await compile(gemmSource, 'simd,threads,relaxed-simd');
 // The element-wise kernels (cells.ts), likewise twice: its packed-weights GEMM uses FMA where it may.
 const cells = await compile(cellsSource, 'simd,threads');
 const cellsRelaxed = await compile(cellsSource, 'simd,threads,relaxed-simd');
+// … and all four over a non-shared memory
+const plain = {
+  gemm: await compile(gemmSource, 'simd'),
+  gemmRelaxed: await compile(gemmSource, 'simd,relaxed-simd'),
+  cells: await compile(cellsSource, 'simd'),
+  cellsRelaxed: await compile(cellsSource, 'simd,relaxed-simd'),
+};
 
 await writeFile(
   target,
@@ -56,6 +65,12 @@ await writeFile(
     `/** Element-wise kernels (cell steps, rows, softmax, optimizer), WebAssembly SIMD. */\n` +
     `export const cellsSimdBase64 =\n  '${cells}';\n\n` +
     `/** The same module built with relaxed SIMD (fused multiply-add in gemmPacked). */\n` +
-    `export const cellsRelaxedSimdBase64 =\n  '${cellsRelaxed}';\n`,
+    `export const cellsRelaxedSimdBase64 =\n  '${cellsRelaxed}';\n\n` +
+    `/** The same four modules over a non-shared memory (no threads feature), for pages without SharedArrayBuffer. */\n` +
+    `export const unsharedGemmSimdBase64 =\n  '${plain.gemm}';\n\n` +
+    `export const unsharedGemmRelaxedSimdBase64 =\n  '${plain.gemmRelaxed}';\n\n` +
+    `export const unsharedCellsSimdBase64 =\n  '${plain.cells}';\n\n` +
+    `export const unsharedCellsRelaxedSimdBase64 =\n  '${plain.cellsRelaxed}';\n`,
 );
-console.log(`wrote ${target} (${simd.length} + ${relaxed.length} + ${cells.length} + ${cellsRelaxed.length} base64 chars)`);
+const sizes = [simd, relaxed, cells, cellsRelaxed, ...Object.values(plain)].map((b) => b.length);
+console.log(`wrote ${target} (${sizes.join(' + ')} base64 chars)`);

@@ -1,0 +1,18 @@
+// Debian's Chromium driven by playwright-core, for the scripts that need a real browser (bench:browser, the
+// README screenshots). The flags are the ones the tests use: headless on a closed network.
+
+import { existsSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHARNN_CHROMIUM ?? '/usr/bin/chromium';
+
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHARNN_CHROMIUM`);
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // without these Chromium keeps trying to reach Google's services
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
