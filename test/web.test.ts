@@ -5,7 +5,7 @@
 // network for nothing. Skips, saying why, only where no browser can be had (CI installs chromium: see .ci/run).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -133,6 +133,20 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
       if (args.includes('--prime')) expect(text.startsWith(args[args.indexOf('--prime') + 1])).toBe(true);
       await page.close();
     }
+  });
+
+  it('a byte-level (--raw) model: the page decodes its UTF-8 bytes into the text the CLI prints', async () => {
+    const text = 'Café crème, naïve façade — über Straße; 東京と大阪。\n'.repeat(60);
+    writeFileSync(join(dir, 'accents.txt'), text);
+    await cli(['train', 'accents.txt', '--raw', '--max-iters', '60', '--hidden', '32', '--layers', '1', '--checkpoint-dir', 'raw', '--json']);
+    await cli(['web', '-c', 'raw', '-o', 'raw.html']);
+    const page = await open('raw.html', '?prime=Caf%C3%A9&temp=0.5&length=400&seed=5&run');
+    const shown = await outputWhenDone(page);
+    const printed = await cli(['sample', '-c', 'raw', '--prime', 'Café', '--temp', '0.5', '-n', '400', '--seed', '5']);
+    expect(printed.stdout.length).toBe(400 + Buffer.byteLength('Café'));
+    expect(/[^\x00-\x7f]/.test(printed.text)).toBe(true); // the sample has multi-byte characters to decode
+    expect(shown).toBe(new TextDecoder().decode(printed.stdout));
+    await page.close();
   });
 
   it('the form generates the same text, and puts its settings in the URL so the link reproduces it', async () => {
