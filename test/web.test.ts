@@ -166,11 +166,12 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     await page.fill('#stop', '');
     await page.fill('#length', '5000000');
     await page.click('#generate');
-    await expect.poll(async () => ((await page.locator('#output').textContent()) ?? '').length).toBeGreaterThan(2000);
+    await expect.poll(async () => ((await page.locator('#output').textContent()) ?? '').length, { timeout: 20_000 }).toBeGreaterThan(2000);
     await page.click('#halt');
     await page.waitForSelector('#output[data-state="stopped"]');
     const stopped = (await page.locator('#output').textContent())!;
     expect(stopped.length).toBeLessThan(5_000_000);
+    expect(await page.locator('#output > div').count()).toBeGreaterThan(0); // drawn in blocks, not one text node
     const start = (await cli(['sample', '-c', model, '--prime', 'El', '--temp', '0.9', '-n', '2000', '--seed', '42'])).text;
     expect(stopped.startsWith(start)).toBe(true);
     await page.close();
