@@ -5,7 +5,7 @@
 // network for nothing. Skips, saying why, only where no browser can be had (CI installs chromium: see .ci/run).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -135,6 +135,20 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     }
   });
 
+  it('a byte-level (--raw) model: the page decodes its UTF-8 bytes into the text the CLI prints', async () => {
+    const text = 'Café crème, naïve façade — über Straße; 東京と大阪。\n'.repeat(60);
+    writeFileSync(join(dir, 'accents.txt'), text);
+    await cli(['train', 'accents.txt', '--raw', '--max-iters', '60', '--hidden', '32', '--layers', '1', '--checkpoint-dir', 'raw', '--json']);
+    await cli(['web', '-c', 'raw', '-o', 'raw.html']);
+    const page = await open('raw.html', '?prime=Caf%C3%A9&temp=0.5&length=400&seed=5&run');
+    const shown = await outputWhenDone(page);
+    const printed = await cli(['sample', '-c', 'raw', '--prime', 'Café', '--temp', '0.5', '-n', '400', '--seed', '5']);
+    expect(printed.stdout.length).toBe(400 + Buffer.byteLength('Café'));
+    expect(/[^\x00-\x7f]/.test(printed.text)).toBe(true); // the sample has multi-byte characters to decode
+    expect(shown).toBe(new TextDecoder().decode(printed.stdout));
+    await page.close();
+  });
+
   it('the form generates the same text, and puts its settings in the URL so the link reproduces it', async () => {
     const page = await open('names.html');
     await page.waitForSelector('#model-info[data-bytes]');
@@ -152,11 +166,12 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     await page.fill('#stop', '');
     await page.fill('#length', '5000000');
     await page.click('#generate');
-    await expect.poll(async () => ((await page.locator('#output').textContent()) ?? '').length).toBeGreaterThan(2000);
+    await expect.poll(async () => ((await page.locator('#output').textContent()) ?? '').length, { timeout: 20_000 }).toBeGreaterThan(2000);
     await page.click('#halt');
     await page.waitForSelector('#output[data-state="stopped"]');
     const stopped = (await page.locator('#output').textContent())!;
     expect(stopped.length).toBeLessThan(5_000_000);
+    expect(await page.locator('#output > div').count()).toBeGreaterThan(0); // drawn in blocks, not one text node
     const start = (await cli(['sample', '-c', model, '--prime', 'El', '--temp', '0.9', '-n', '2000', '--seed', '42'])).text;
     expect(stopped.startsWith(start)).toBe(true);
     await page.close();

@@ -108,9 +108,52 @@ function showModel(info: ModelInfo): void {
 
 // --- Generate --------------------------------------------------------------------------------------------------
 
+// The text streams in as blocks of about BLOCK_CHARS, each ending at a line break (so it renders as one text), and
+// is drawn at most once a frame: appending to one huge text node would lay all of it out again for every chunk,
+// and a long sample would freeze the page. #output's text content is the text, exactly.
 const output = $('output');
-let outputText = document.createTextNode('');
-output.append(outputText);
+const BLOCK_CHARS = 4096;
+let block: Text | null = null;
+let blockEndsLine = false;
+let pendingOutput = '';
+let flushScheduled = false;
+
+function clearOutput(): void {
+  output.replaceChildren();
+  block = null;
+  pendingOutput = '';
+}
+
+function appendOutput(text: string): void {
+  pendingOutput += text;
+  if (!flushScheduled) {
+    flushScheduled = true;
+    requestAnimationFrame(flushOutput);
+  }
+}
+
+function flushOutput(): void {
+  flushScheduled = false;
+  const follow = output.scrollHeight - output.scrollTop - output.clientHeight < 80;
+  let text = pendingOutput;
+  pendingOutput = '';
+  while (text !== '') {
+    if (!block || (block.length >= BLOCK_CHARS && blockEndsLine)) {
+      const element = document.createElement('div');
+      block = document.createTextNode('');
+      element.append(block);
+      output.append(element);
+    }
+    // fill the block, then run on to the next line break
+    const room = BLOCK_CHARS - block.length;
+    const newline = room > text.length ? -1 : text.indexOf('\n', Math.max(0, room - 1));
+    const take = room > text.length || newline < 0 ? text.length : newline + 1;
+    block.appendData(text.slice(0, take));
+    blockEndsLine = text.charCodeAt(take - 1) === 10;
+    text = text.slice(take);
+  }
+  if (follow) output.scrollTop = output.scrollHeight;
+}
 
 function readSampleRequest(): SampleRequest | null {
   const temperature = Number(input('temp').value);
@@ -154,8 +197,7 @@ function generate(): void {
   } catch {
     // some browsers refuse to rewrite a file:// URL; the link button still gives it
   }
-  outputText = document.createTextNode('');
-  output.replaceChildren(outputText);
+  clearOutput();
   output.dataset.state = 'running';
   job = 'sample';
   refresh();
@@ -299,11 +341,11 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       }
       break;
     case 'text':
-      outputText.appendData(m.text);
-      if (output.scrollHeight - output.scrollTop - output.clientHeight < 80) output.scrollTop = output.scrollHeight;
+      appendOutput(m.text);
       break;
     case 'done':
       job = 'idle';
+      flushOutput(); // all of the text is in #output before it says done
       output.dataset.state = m.stopped ? 'stopped' : 'done';
       refresh();
       break;
@@ -357,7 +399,10 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       }
       break;
     case 'error':
-      if (m.job === 'sample') output.dataset.state = 'error';
+      if (m.job === 'sample') {
+        flushOutput();
+        output.dataset.state = 'error';
+      }
       if (m.job === 'train') $('train-status').dataset.state = 'error';
       if (m.job !== 'checkpoint') job = 'idle';
       say(m.message);

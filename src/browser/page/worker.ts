@@ -174,6 +174,8 @@ scope.onmessage = (event) => {
   const job = message.type === 'continue' ? 'train' : message.type;
   handle(message)
     .catch((error: unknown) => {
+      // a run that failed (a diverged loss, say) was not interrupted: its tab says why, nothing is offered later
+      if (run) inOrder(forgetCheckpoint);
       run = null;
       fail(job, error);
     })
