@@ -4,6 +4,7 @@
 // text, trains from a string, and its checkpoint bytes load back.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumUnavailable, launchChromium } from '../src/bench/chromium.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
@@ -13,7 +14,6 @@ import type { Browser, Page } from 'playwright-core';
 import { ROOT, runCharnn } from './helpers/cli.js';
 
 const BUNDLE = join(ROOT, 'dist', 'browser', 'charnn.js');
-const CHROMIUM = process.env.CHARNN_CHROMIUM ?? '/usr/bin/chromium';
 const NODE_MODULES = ['fs', 'path', 'os', 'worker_threads', 'v8', 'crypto', 'child_process', 'url', 'util', 'zlib'];
 
 function sources(dir: string): string[] {
@@ -47,16 +47,7 @@ describe('the browser bundle', () => {
   });
 });
 
-async function browserUnavailable(): Promise<string | null> {
-  if (!existsSync(CHROMIUM)) return `no browser at ${CHROMIUM} (install Debian's chromium: apt-get install chromium)`;
-  try {
-    await import('playwright-core');
-  } catch {
-    return 'playwright-core is not installed (npm ci installs it as a devDependency)';
-  }
-  return null;
-}
-const skipReason = await browserUnavailable();
+const skipReason = await chromiumUnavailable();
 if (skipReason) console.warn(`browser test of charnn/browser skipped: ${skipReason}`);
 
 // the browser's globals, for functions that run in the page (this project's TypeScript has no DOM library)
@@ -80,11 +71,7 @@ describe.skipIf(skipReason !== null)(`charnn/browser in Chromium${skipReason ? `
     const trained = await runCharnn(['train', join(ROOT, 'data', 'names.txt'), '--max-iters', '20', '--hidden', '32', '--checkpoint-dir', 'ck', '--json'], { cwd: dir });
     expect(trained.code).toBe(0);
     model = join(dir, 'ck', readdirSync(join(dir, 'ck'))[0]);
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM, headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     await page.goto('about:blank');
     // the bundle, imported as a page imports a module (from a data: URL here: no server needed)

@@ -3,7 +3,8 @@
 // Skips, saying why, only where no browser can be had (CI installs chromium when it is missing: see .ci/run).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chromiumUnavailable, launchChromium } from '../src/bench/chromium.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,19 +18,9 @@ import { renderPage } from '../src/core/inspect/html.js';
 import { ACTIVATION_SCALE, colorAt, PROBABILITY_SCALE } from '../src/core/inspect/colors.js';
 import { formatPercent } from '../src/core/inspect/terminal.js';
 
-const CHROMIUM = process.env.CHARNN_CHROMIUM ?? '/usr/bin/chromium';
 
-async function browserUnavailable(): Promise<string | null> {
-  if (!existsSync(CHROMIUM)) return `no browser at ${CHROMIUM} (install Debian's chromium: apt-get install chromium)`;
-  try {
-    await import('playwright-core');
-  } catch {
-    return 'playwright-core is not installed (npm ci installs it as a devDependency)';
-  }
-  return null;
-}
 
-const skipReason = await browserUnavailable();
+const skipReason = await chromiumUnavailable();
 if (skipReason) console.warn(`browser test of the inspect page skipped: ${skipReason}`);
 
 const TEXT = 'First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n';
@@ -56,19 +47,13 @@ describe.skipIf(skipReason !== null)(`inspect page in Chromium${skipReason ? ` (
   let dir: string;
 
   beforeAll(async () => {
-    const { chromium } = await import('playwright-core');
     dir = mkdtempSync(join(tmpdir(), 'charnn-browser-'));
     const file = join(dir, 'page.html');
     writeFileSync(file, renderPage(analysis, corpus.vocab, {
       title: 'test page', details: ['lstm 2×5'],
       correlations: { pattern: '^[A-Z]', units: [{ layer: 1, unit: 3, r: 0.5 }, { layer: 0, unit: 2, r: -0.25 }] },
     }));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // the closed network: without these Chromium keeps trying to reach Google's services
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));

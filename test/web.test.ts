@@ -5,6 +5,7 @@
 // network for nothing. Skips, saying why, only where no browser can be had (CI installs chromium: see .ci/run).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumUnavailable, launchChromium } from '../src/bench/chromium.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,19 +14,9 @@ import type { Browser, Page } from 'playwright-core';
 import { decodeCheckpoint } from '../src/core/checkpoint/format.js';
 import { ROOT, runCharnn } from './helpers/cli.js';
 
-const CHROMIUM = process.env.CHARNN_CHROMIUM ?? '/usr/bin/chromium';
 
-async function browserUnavailable(): Promise<string | null> {
-  if (!existsSync(CHROMIUM)) return `no browser at ${CHROMIUM} (install Debian's chromium: apt-get install chromium)`;
-  try {
-    await import('playwright-core');
-  } catch {
-    return 'playwright-core is not installed (npm ci installs it as a devDependency)';
-  }
-  return null;
-}
 
-const skipReason = await browserUnavailable();
+const skipReason = await chromiumUnavailable();
 if (skipReason) console.warn(`browser test of the charnn web page skipped: ${skipReason}`);
 
 const NAMES = join(ROOT, 'data', 'names.txt');
@@ -82,12 +73,7 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     model = join(dir, 'ck', readdirSync(join(dir, 'ck')).find((f) => f.endsWith('.ckpt'))!);
     await cli(['web', '-c', 'ck', '-o', 'names.html']);
     await cli(['web', '-o', 'empty.html']);
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
