@@ -6,6 +6,7 @@ import * as fsp from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { CharnnError } from '../core/errors.js';
+import { expectedTensors, parseHeader, type CheckpointHeader } from '../core/snapshot.js';
 import {
   CHECKPOINT_EXTENSION, checkpointChunks, decodeCheckpoint, decodeCheckpointInfo, encodeCheckpoint, planCheckpoint,
   type ByteSource, type CheckpointContents, type CheckpointInfo, type TensorData,
@@ -360,4 +361,23 @@ export async function pruneCheckpoints(dir: string, runName: string, keep: numbe
     deleted.push(c.path);
   }
   return deleted;
+}
+
+/**
+ * Reads and checks a whole model checkpoint (a file, or a directory's best): its path, header and parameters; a file
+ * that is not a charnn model checkpoint is refused in one sentence.
+ */
+export async function readModelCheckpoint(pathOrDir: string): Promise<{ path: string; header: CheckpointHeader; params: Float32Array }> {
+  const path = await resolveCheckpoint(pathOrDir, 'best');
+  let header: CheckpointHeader | undefined;
+  const { tensors } = await readCheckpoint(path, (raw) => {
+    try {
+      header = parseHeader(raw);
+    } catch (error) {
+      if (error instanceof CharnnError) throw new CharnnError(`'${path}' is not a charnn model checkpoint: ${error.message.replace(/^it is not a valid charnn model checkpoint \(|\)$/g, '')}.`);
+      throw error;
+    }
+    return expectedTensors(header);
+  });
+  return { path, header: header!, params: tensors.get('params') as Float32Array };
 }

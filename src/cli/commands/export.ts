@@ -4,8 +4,6 @@
 
 import { extname } from 'node:path';
 import type { Command } from 'commander';
-import type { CheckpointHeader } from '../../core/snapshot.js';
-import { CharnnError } from '../../core/errors.js';
 import { oneOf, UsageError } from '../options.js';
 import { formatCount, printNote } from '../output.js';
 
@@ -42,29 +40,13 @@ export function formatFor(output: string, format: ExportFormat | undefined): Exp
   throw new UsageError(`Cannot tell the format from '${output}': name it .safetensors or .onnx, or give --format safetensors|onnx.`);
 }
 
-/** Reads and checks a whole checkpoint; returns its header and parameters. */
-export async function loadCheckpointParams(pathOrDir: string): Promise<{ path: string; header: CheckpointHeader; params: Float32Array }> {
-  const { readCheckpoint, resolveCheckpoint } = await import('../../node/checkpoint-files.js');
-  const { expectedTensors, parseHeader } = await import('../../core/snapshot.js');
-  const path = await resolveCheckpoint(pathOrDir, 'best');
-  let header: CheckpointHeader | undefined;
-  const { tensors } = await readCheckpoint(path, (raw) => {
-    try {
-      header = parseHeader(raw);
-    } catch (error) {
-      if (error instanceof CharnnError) throw new CharnnError(`'${path}' is not a charnn model checkpoint: ${error.message.replace(/^it is not a valid charnn model checkpoint \(|\)$/g, '')}.`);
-      throw error;
-    }
-    return expectedTensors(header);
-  });
-  return { path, header: header!, params: tensors.get('params') as Float32Array };
-}
 
 async function exportModel(pathOrDir: string, options: ExportCliOptions): Promise<void> {
   if (options.output === undefined) throw new UsageError('Give the file to write: charnn export [checkpoint] -o model.safetensors (or model.onnx).');
   const format = formatFor(options.output, options.format);
   const { writeFileAtomic } = await import('../../node/checkpoint-files.js');
-  const { path, header, params } = await loadCheckpointParams(pathOrDir);
+  const { readModelCheckpoint } = await import('../../node/checkpoint-files.js');
+  const { path, header, params } = await readModelCheckpoint(pathOrDir);
   const bytes = format === 'safetensors'
     ? (await import('../../core/interop/convert.js')).checkpointToSafetensors(header, params)
     : (await import('../../core/interop/onnx.js')).checkpointToOnnx(header, params);

@@ -2,8 +2,6 @@
 // after reading and checking the whole file, so "info works" also means "this checkpoint loads".
 
 import type { Command } from 'commander';
-import type { CheckpointHeader } from '../../core/snapshot.js';
-import { CharnnError } from '../../core/errors.js';
 import { formatDuration } from '../options.js';
 import { formatCount, writeJsonLine } from '../output.js';
 
@@ -25,23 +23,12 @@ export function registerInfoCommand(program: Command): void {
 }
 
 async function info(pathOrDir: string, options: InfoCliOptions): Promise<void> {
-  const { readCheckpoint, resolveCheckpoint } = await import('../../node/checkpoint-files.js');
-  const { expectedTensors, parseHeader, paramCount } = await import('../../core/snapshot.js');
+  const { readModelCheckpoint } = await import('../../node/checkpoint-files.js');
+  const { paramCount } = await import('../../core/snapshot.js');
   const { describeChar } = await import('../../core/data/corpus.js');
   const { statSync } = await import('node:fs');
 
-  const path = await resolveCheckpoint(pathOrDir, 'best');
-  let header: CheckpointHeader | undefined;
-  await readCheckpoint(path, (raw) => {
-    try {
-      header = parseHeader(raw);
-    } catch (error) {
-      if (error instanceof CharnnError) throw new CharnnError(`'${path}' is not a charnn model checkpoint: ${error.message.replace(/^it is not a valid charnn model checkpoint \(|\)$/g, '')}.`);
-      throw error;
-    }
-    return expectedTensors(header);
-  });
-  const h = header!;
+  const { path, header: h } = await readModelCheckpoint(pathOrDir);
   const parameters = paramCount(h.model);
   const fileBytes = statSync(path).size;
 

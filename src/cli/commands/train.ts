@@ -151,8 +151,8 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
     let initFrom: { path: string; header: CheckpointHeader; params: Float32Array } | undefined;
     if (options.initFrom !== undefined) {
       if (options.resume !== undefined) throw new UsageError('--init-from starts a new run and --resume continues one; give one of them.');
-      const { loadCheckpointParams } = await import('./export.js');
-      initFrom = await loadCheckpointParams(options.initFrom);
+      const { readModelCheckpoint } = await import('../../node/checkpoint-files.js');
+      initFrom = await readModelCheckpoint(options.initFrom);
       refuseArchitectureChange(options, explicit, initFrom.header, initFrom.path);
     }
     if (options.resume !== undefined) {
