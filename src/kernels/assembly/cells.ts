@@ -373,10 +373,12 @@ export function addInPlace(out: usize, x: usize, n: i32): void {
 
 /**
  * C[M×N] = (accumulate ? C : 0) + A[M×K]·B[K×N] for a few rows of A (the sampler's single stream: M = 1), without
- * the packing the blocked GEMM does, which for M = 1 costs more than the product. Row k of B is streamed once per
- * row of A, in order, into C held in L1: weights too big for the caches (3×512: 20 MB a character) are read
- * sequentially, which the prefetcher follows, where a column-block sweep jumped a page per row. Sums run over k in
- * order with a separate multiply and add, as the blocked GEMM's plain-SIMD build does.
+ * the packing the blocked GEMM does, which for M = 1 costs more than the product. B is read row by row, in order,
+ * four rows at a time: each 16-column block of C is loaded into registers once per four rows of B, not once per
+ * row (a load and a store of C per multiply-add had made it bound by L1 traffic), and the four rows stream
+ * sequentially, which the prefetcher follows, where a column-block sweep down all K rows jumped a page per row
+ * (3×512: 20 MB of weights a character). Every element's sum still runs over k in order with a separate multiply
+ * and add, as the blocked GEMM's plain-SIMD build does, so the grouping changes no bit of the result.
  */
 export function gemmSmallNN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool): void {
   const bRow = <usize>ldb << 2;
@@ -385,21 +387,47 @@ export function gemmSmallNN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize
     const cRow = c + <usize>(i * ldc) * 4;
     if (!accumulate) memory.fill(cRow, 0, <usize>N << 2);
     let bk = b;
-    for (let k = 0; k < K; k++) {
-      const ak = v128.load32_splat(aRow + (<usize>k << 2));
+    let k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const ak = aRow + (<usize>k << 2);
+      const a0 = v128.load32_splat(ak), a1 = v128.load32_splat(ak, 4), a2 = v128.load32_splat(ak, 8), a3 = v128.load32_splat(ak, 12);
+      const b1 = bk + bRow, b2 = b1 + bRow, b3 = b2 + bRow;
       let j = 0;
-      for (; j + 16 <= N; j += 16) {
-        const cj = cRow + (<usize>j << 2);
-        const bj = bk + (<usize>j << 2);
-        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj)), v128.load(cj)));
-        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj, 16)), v128.load(cj, 16)), 16);
-        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj, 32)), v128.load(cj, 32)), 32);
-        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj, 48)), v128.load(cj, 48)), 48);
+      for (; j + 8 <= N; j += 8) {
+        const e = <usize>j << 2;
+        const cj = cRow + e;
+        // c = (((c + a0·b0) + a1·b1) + a2·b2) + a3·b3, two vectors of C at a time
+        let c0 = v128.load(cj), c1 = v128.load(cj, 16);
+        c0 = f32x4.add(c0, f32x4.mul(a0, v128.load(bk + e)));
+        c1 = f32x4.add(c1, f32x4.mul(a0, v128.load(bk + e, 16)));
+        c0 = f32x4.add(c0, f32x4.mul(a1, v128.load(b1 + e)));
+        c1 = f32x4.add(c1, f32x4.mul(a1, v128.load(b1 + e, 16)));
+        c0 = f32x4.add(c0, f32x4.mul(a2, v128.load(b2 + e)));
+        c1 = f32x4.add(c1, f32x4.mul(a2, v128.load(b2 + e, 16)));
+        c0 = f32x4.add(c0, f32x4.mul(a3, v128.load(b3 + e)));
+        c1 = f32x4.add(c1, f32x4.mul(a3, v128.load(b3 + e, 16)));
+        v128.store(cj, c0);
+        v128.store(cj, c1, 16);
       }
       for (; j < N; j = advance(j, N)) {
         const vector = j + 4 <= N;
+        const e = <usize>j << 2;
+        const cj = cRow + e;
+        let cv = ld(cj, vector);
+        cv = f32x4.add(cv, f32x4.mul(a0, ld(bk + e, vector)));
+        cv = f32x4.add(cv, f32x4.mul(a1, ld(b1 + e, vector)));
+        cv = f32x4.add(cv, f32x4.mul(a2, ld(b2 + e, vector)));
+        cv = f32x4.add(cv, f32x4.mul(a3, ld(b3 + e, vector)));
+        st(cj, cv, vector);
+      }
+      bk = b3 + bRow;
+    }
+    for (; k < K; k++) {
+      const ak = v128.load32_splat(aRow + (<usize>k << 2));
+      for (let j = 0; j < N; j = advance(j, N)) {
+        const vector = j + 4 <= N;
         const cj = cRow + (<usize>j << 2);
-        st(cj, f32x4.add(f32x4.mul(ak, ld(bk + (<usize>j << 2), vector)), ld(cj, vector)), vector);
+        st(cj, f32x4.add(ld(cj, vector), f32x4.mul(ak, ld(bk + (<usize>j << 2), vector))), vector);
       }
       bk += bRow;
     }
