@@ -19,6 +19,7 @@ export function referenceKernels(precision: Precision = 'f64'): Kernels {
     packB,
     gemmPacked,
     lstmForwardStep,
+    lstmLayerStep,
     lstmBackwardStep,
     rnnForwardStep,
     rnnBackwardStep,
@@ -114,6 +115,23 @@ export function gemmPacked(
 }
 
 // --- cells, one step ---------------------------------------------------------------------------------------
+
+/** The sampler's LSTM layer step (B = T = 1), the calls it stands for made one after the other (see types.ts). */
+export function lstmLayerStep(
+  hs: FloatArray /* (2, H) */, cs: FloatArray /* (2, H) */, tanhC: FloatArray /* (1, H) */, gates: FloatArray /* (1, G) */,
+  ids: Int32Array, input: FloatArray | null, inOff: number, I: number, Wx: FloatArray, bias: FloatArray /* (G) */,
+  Wh: FloatArray /* (H, G) */, H: number,
+): void {
+  const G = 4 * H;
+  if (input === null) {
+    embedRows(gates, 1, G, ids, Wx, bias);
+  } else {
+    gemmNN(1, G, I, input, inOff, I, Wx, 0, G, gates, 0, G, false);
+    addBiasRows(gates, 1, G, bias);
+  }
+  gemmNN(1, G, H, hs, 0, H, Wh, 0, G, gates, 0, G, true);
+  lstmForwardStep(hs, cs, tanhC, gates, 1, H, 0);
+}
 
 /** LSTM step t: i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o); c_t = f ⊙ c_{t-1} + i ⊙ g; h_t = o ⊙ tanh(c_t). */
 export function lstmForwardStep(

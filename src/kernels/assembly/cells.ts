@@ -116,6 +116,25 @@ export function lstmForwardStep(hs: usize, cs: usize, tanhC: usize, gates: usize
   }
 }
 
+/**
+ * The sampler's step of one LSTM layer (B = 1, T = 1) in one call: the calls forwardLogits makes for it, made here
+ * (one JS↔wasm crossing instead of four, and one bounds check of each buffer). x = 0: the one-hot first layer, its
+ * input the id at `ids`; else x is the input row of I floats.
+ */
+export function lstmLayerStep(
+  hs: usize, cs: usize, tanhC: usize, gates: usize, ids: usize, x: usize, I: i32, Wx: usize, bias: usize, Wh: usize, H: i32,
+): void {
+  const G = H << 2;
+  if (x == 0) {
+    embedRows(gates, 1, G, ids, Wx, bias);
+  } else {
+    gemmSmallNN(1, G, I, x, I, Wx, G, gates, G, false);
+    addBiasRows(gates, 1, G, bias);
+  }
+  gemmSmallNN(1, G, H, hs, H, Wh, G, gates, G, true);
+  lstmForwardStep(hs, cs, tanhC, gates, 1, H, 0);
+}
+
 /** Step t backward: dgates of step t; dcNext becomes dc_{t-1}; dhNext is read (the caller then overwrites it). */
 export function lstmBackwardStep(
   dgates: usize, dcNext: usize, gates: usize, cs: usize, tanhC: usize, dhs: usize, dhNext: usize, B: i32, H: i32, t: i32,
