@@ -26,6 +26,7 @@ import {
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { DataParallelStep, shareable } from './parallel/data-parallel.js';
+import { BiDataParallelStep } from './parallel/bidirectional-parallel.js';
 import { lossSteps, runSteps, runStepsYielding, type BatchSteps } from './evaluate.js';
 import { gradNorms, hiddenStats, stepStats, type StepStats } from './inspect/stats.js';
 import { allocBiPass, biBackward, biForwardLoss, fillMaskedBatch, maskedLossSteps, type BiPass } from './bidirectional.js';
@@ -84,6 +85,8 @@ export class TrainingRun {
   private pass: Pass;
   /** With more than one thread: the step split across worker threads (its slice-0 pass holds the statistics). */
   private parallel: DataParallelStep | null = null;
+  /** The same for a bidirectional model: its B windows split across worker threads. */
+  private biParallel: BiDataParallelStep | null = null;
   private valPass: Pass | null = null;
   /** Bidirectional models train as masked-character models on independent windows, with these passes instead. */
   private biPass: BiPass | null = null;
@@ -111,24 +114,27 @@ export class TrainingRun {
     this.state = allocState(args.net, B);
     this.pass = allocPass(args.net, B, T);
     if (args.net.config.bidirectional) this.biPass = allocBiPass(args.net, B, T);
-    // Data parallelism needs kernels over a shared memory, at least a stream per thread, and the unidirectional
-    // model (bidirectional training runs single-threaded). Otherwise, and with threads = 1, the step runs here.
+    // Data parallelism needs kernels over a shared memory and at least a stream (bidirectional: a window) per
+    // thread. Otherwise, and with threads = 1, the step runs here.
     const threads = Math.min(resolveThreads(args.threads), B);
     const net = args.net;
-    if (threads > 1 && !net.config.bidirectional && shareable(net.kernels)) {
-      this.parallel = new DataParallelStep(net as Network & { kernels: typeof net.kernels }, B, T, this.state, threads);
+    if (threads > 1 && shareable(net.kernels)) {
+      if (net.config.bidirectional) this.biParallel = new BiDataParallelStep(net as Network & { kernels: typeof net.kernels }, B, T, threads);
+      else this.parallel = new DataParallelStep(net as Network & { kernels: typeof net.kernels }, B, T, this.state, threads);
     }
   }
 
   /** Threads the training step runs on. */
   get threads(): number {
-    return this.parallel?.threads ?? 1;
+    return this.parallel?.threads ?? this.biParallel?.threads ?? 1;
   }
 
   /** Stops the worker threads, if any (they do not keep the process alive; this frees them early). */
   close(): void {
     this.parallel?.close();
     this.parallel = null;
+    this.biParallel?.close();
+    this.biParallel = null;
   }
 
   /** A fresh run: weights initialised from the seed, hidden state zero, iteration 0. */
@@ -223,7 +229,7 @@ export class TrainingRun {
     const dropoutRandom = net.config.dropout > 0 ? this.random : undefined;
     const parallel = this.parallel;
     // with threads, forward AND backward (and the state carry) happen here, split across the workers
-    const loss = bi ? biForwardLoss(net, bi, dropoutRandom)
+    const loss = bi ? (this.biParallel ? this.biParallel.forwardBackward(bi, dropoutRandom) : biForwardLoss(net, bi, dropoutRandom))
       : parallel ? parallel.forwardBackward(this.pass.inputs, this.pass.targets, dropoutRandom)
       : forwardLoss(net, this.pass, this.state, dropoutRandom);
     if (!Number.isFinite(loss) || (loss > EXPLODING_LOSS && this.iteration > 10)) {
@@ -233,8 +239,9 @@ export class TrainingRun {
     }
     // statistics of the forward (with threads: of the main thread's slice of the streams)
     const hidden = options.stats && !bi ? hiddenStats(net, parallel?.pass ?? this.pass) : undefined;
-    if (bi) biBackward(net, bi);
-    else if (!parallel) backward(net, this.pass);
+    if (bi) {
+      if (!this.biParallel) biBackward(net, bi);
+    } else if (!parallel) backward(net, this.pass);
     const stats = hidden ? stepStats(hidden, gradNorms(net)) : undefined;
 
     // clip, step
