@@ -1,5 +1,6 @@
 // One charnn kernel set under `npm run bench`, in its own process (the kernel set is chosen once per process, from
-// CHARNN_KERNELS): builds a 1-thread and a 2-thread training run of one configuration and a sampler, warms them
+// CHARNN_KERNELS): builds a 1-thread and a 2-thread training run of one configuration (--bidirectional: the masked
+// bidirectional model) and a sampler, warms them
 // up, then answers timing requests on stdin, one timed run each, so the bench can interleave it with the others.
 //
 //   CHARNN_KERNELS=wasm node dist/bench/arm.js --cell lstm --layers 3 --hidden 512 --train-iters 3 --sample-chars 1000 --data PATH
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
       'train-iters': { type: 'string', default: '10' },
       'sample-chars': { type: 'string', default: '2000' },
       data: { type: 'string' },
+      bidirectional: { type: 'boolean', default: false },
     },
   });
   const trainIters = Number(values['train-iters']);
@@ -39,7 +41,10 @@ async function main(): Promise<void> {
   const kernels = defaultKernels();
   const newRun = (threads: number) => TrainingRun.create({
     corpus,
-    model: { cell: values.cell as CellType, hiddenSize: Number(values.hidden), layers: Number(values.layers), dropout: 0 },
+    model: {
+      cell: values.cell as CellType, hiddenSize: Number(values.hidden), layers: Number(values.layers), dropout: 0,
+      ...(values.bidirectional && { bidirectional: true, maskFrac: 0.15 }),
+    },
     training: {
       batchSize: B, seqLength: T, optimizer: 'adagrad', lr: 0.05, gradClip: 5, lrDecay: 1, lrDecayAfter: 10,
       valFrac: 0.1, evalEvery: 1e9, valBatches: 0, seed: 0,
@@ -64,7 +69,7 @@ async function main(): Promise<void> {
   };
   jobs.train(1);
   jobs.train(2);
-  jobs.sample();
+  if (!values.bidirectional) jobs.sample(); // a masked bidirectional model cannot sample
   reply({ ready: true, kernels: kernels.name, threads2: runs.get(2)!.threads });
 
   for await (const line of createInterface({ input: process.stdin })) {

@@ -26,6 +26,7 @@ interface Config {
   cell: CellType;
   layers: number;
   hidden: number;
+  bidirectional?: boolean; // the masked bidirectional model (charnn only: no PyTorch twin, no sampling)
   trainIters: number;  // steps per timed repeat
   sampleChars: number; // characters per timed repeat
 }
@@ -36,6 +37,7 @@ const CONFIGS: Config[] = [
   { name: 'lstm-3x512', cell: 'lstm', layers: 3, hidden: 512, trainIters: 3, sampleChars: 1000 },
   { name: 'gru-2x128', cell: 'gru', layers: 2, hidden: 128, trainIters: 20, sampleChars: 10000 },
   { name: 'rnn-2x128', cell: 'rnn', layers: 2, hidden: 128, trainIters: 40, sampleChars: 10000 },
+  { name: 'bilstm-2x128', cell: 'lstm', layers: 2, hidden: 128, bidirectional: true, trainIters: 10, sampleChars: 0 },
 ];
 /** The kernel sets tried, fastest first; a set whose process reports other kernels or fails is listed as unavailable. */
 const KERNEL_SETS = ['native', 'wasm'];
@@ -130,6 +132,7 @@ function charnnContender(set: string, config: Config): Contender {
     ARM_SCRIPT, '--cell', config.cell, '--layers', String(config.layers), '--hidden', String(config.hidden),
     '--train-iters', String(Math.max(1, Math.round(config.trainIters * scale))),
     '--sample-chars', String(Math.round(config.sampleChars * scale)), '--data', dataPath,
+    ...(config.bidirectional ? ['--bidirectional'] : []),
   ];
   return new Contender(`charnn ${set}`, process.execPath, argv, { ...process.env, CHARNN_KERNELS: set });
 }
@@ -191,14 +194,20 @@ function median(values: number[]): number {
 
 /**
  * Floating-point operations of the GEMMs in one training step (forward + backward), 2 per multiply-add. With
- * N = B·T rows and G gates: each layer above the first has an input GEMM (N×H·H×G) and, over the T steps, the
- * recurrent products (N×H·H×G), each of which backward does twice (dW and dX): 6·N·H·G multiply-adds; the first
- * layer's input is a one-hot row lookup (no GEMM), so 3·N·H·G; the output layer N·H·V forward and twice backward.
+ * N = B·T rows, G gates and D directions (2 bidirectional): each layer and direction has an input GEMM (N×I·I×G,
+ * I = D·H above the first layer, none for the first: its one-hot input is a row lookup) and, over the T steps, the
+ * recurrent products (N×H·H×G); backward does each twice (dW and dX): 3·N·G·(I + H) multiply-adds. The output
+ * layer: N·D·H·V forward, twice that backward.
  */
-export function trainingStepFlops(cell: CellType, layers: number, H: number, vocab: number, batch: number, steps: number): number {
+export function trainingStepFlops(
+  cell: CellType, layers: number, H: number, vocab: number, batch: number, steps: number, bidirectional = false,
+): number {
   const N = batch * steps;
   const G = gateWidth(cell, H);
-  return 2 * N * (G * H * (3 + 6 * (layers - 1)) + 3 * H * vocab);
+  const D = bidirectional ? 2 : 1;
+  let macs = 3 * N * D * H * vocab;
+  for (let l = 0; l < layers; l++) macs += D * 3 * N * G * ((l === 0 ? 0 : D * H) + H);
+  return 2 * macs;
 }
 
 // --- output --------------------------------------------------------------------------------------------------------
@@ -267,7 +276,7 @@ async function main(): Promise<void> {
     if (only && !only.includes(config.name)) continue;
     log(`${config.name}: starting contenders …`);
     const charnn = kernelSets.filter((set) => !unavailable.has(set)).map((set) => ({ set, contender: charnnContender(set, config) }));
-    const torch = missing ? [] : [1, 2].map((threads) => torchContender(threads, config));
+    const torch = missing || config.bidirectional ? [] : [1, 2].map((threads) => torchContender(threads, config));
     const trainArms: Arm[] = [];
     const sampleArms: Arm[] = [];
     const threads2 = new Map<string, number>();
@@ -286,7 +295,7 @@ async function main(): Promise<void> {
       threads2.set(set, Number(ready.threads2));
       trainArms.push({ key: `${set} 1`, contender, job: { job: 'train', threads: 1 } });
       if (Number(ready.threads2) === 2) trainArms.push({ key: `${set} 2`, contender, job: { job: 'train', threads: 2 } });
-      sampleArms.push({ key: set, contender, job: { job: 'sample' } });
+      if (!config.bidirectional) sampleArms.push({ key: set, contender, job: { job: 'sample' } });
     }
     const torchReady: Array<boolean> = [];
     for (const [i, contender] of torch.entries()) {
@@ -304,7 +313,7 @@ async function main(): Promise<void> {
 
     const torchBest = better(train.get('torch 1'), train.get('torch 2'));
     const torchFailed = missing ?? (torchReady.some((ok) => !ok) ? `failed: ${torch.find((c) => c.failure)?.failure}` : undefined);
-    const flops = trainingStepFlops(config.cell, config.layers, config.hidden, V, B, T) / (B * T); // per character
+    const flops = trainingStepFlops(config.cell, config.layers, config.hidden, V, B, T, config.bidirectional) / (B * T); // per character
     const gflops = (r: Rate | string | undefined, threads: number | null) => {
       if (!isRate(r) || threads === null) return '—';
       const g = (r.median * flops) / 1e9;
@@ -320,9 +329,11 @@ async function main(): Promise<void> {
         config.name, `charnn ${set}`, rateCell(one), rateCell(two), best.threads ? `${best.threads}t` : '—',
         ratio(best.rate, torchBest.rate), ratio(one, train.get('torch 1')), ratio(two, train.get('torch 2')), gflops(best.rate, best.threads),
       ]);
-      sampleRows.push([config.name, `charnn ${set}`, rateCell(sample.get(set)), ratio(sample.get(set), better(sample.get('torch 1'), sample.get('torch 2')).rate)]);
+      if (!config.bidirectional) sampleRows.push([config.name, `charnn ${set}`, rateCell(sample.get(set)), ratio(sample.get(set), better(sample.get('torch 1'), sample.get('torch 2')).rate)]);
     }
-    if (torchFailed && !isRate(torchBest.rate)) {
+    if (config.bidirectional) {
+      trainRows.push([config.name, 'torch', '(no PyTorch twin of the masked bidirectional model)', '', '', '', '', '', '']);
+    } else if (torchFailed && !isRate(torchBest.rate)) {
       trainRows.push([config.name, 'torch', torchFailed, '', '', '', '', '', '']);
     } else {
       trainRows.push([
