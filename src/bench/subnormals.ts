@@ -72,12 +72,19 @@ async function countInTraining(): Promise<void> {
   const iters = Number(values.iters), every = Number(values.every);
   console.log(`${values.cell} ${values.layers}x${values.hidden}, ${values['random-data'] ? 'random data' : 'tiny-shakespeare'}, ` +
     `B ${B} T ${T}, Adagrad 0.05, clip 5, kernels ${run.net.kernels.name}: subnormal float32 counts (of all elements)`);
-  const header = ['iter', 'loss', 'params', 'grads', 'adagrad', 'gates', 'hs', 'cs', 'tanhC', 'dgates', 'dhs', 'logits'];
+  const header = ['iter', 'loss', 'CPU ms/step', 'params', 'grads', 'adagrad', 'gates', 'hs', 'cs', 'tanhC', 'dgates', 'dhs', 'logits'];
   console.log(header.join('\t'));
   const started = performance.now();
+  let stepMs: number[] = []; // CPU time of each step since the last row: values are all that changes between steps
   for (let i = 1; i <= iters; i++) {
+    const cpu = process.cpuUsage();
     const result = run.step();
+    const used = process.cpuUsage(cpu);
+    stepMs.push((used.user + used.system) / 1000);
     if (i % every !== 0 && i !== 1) continue;
+    stepMs.sort((a, b) => a - b);
+    const medianMs = stepMs[stepMs.length >> 1];
+    stepMs = [];
     const sum = (name: keyof Pass['layers'][number]) => {
       let n = 0, total = 0;
       for (const ws of pass.layers) {
@@ -89,11 +96,21 @@ async function countInTraining(): Promise<void> {
     };
     const all = (a: ArrayLike<number>) => `${countSubnormals(a)}/${a.length}`;
     console.log([
-      i, result.loss.toFixed(3), all(run.net.params), all(run.net.grads), all(run.optimizer.buffers[0].data),
+      i, result.loss.toFixed(3), medianMs.toFixed(0), all(run.net.params), all(run.net.grads), all(run.optimizer.buffers[0].data),
       sum('gates'), sum('hs'), sum('cs'), sum('tanhC'), sum('dgates'), sum('dhs'), all(pass.logits),
     ].join('\t'));
   }
   console.log(`${iters} iterations in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  // where the last step's subnormal gradients and optimizer state are
+  const parts: string[] = [];
+  for (const entry of run.net.layout.entries) {
+    const g = countSubnormals(run.net.g[entry.name]);
+    const view = run.net.p[entry.name];
+    const start = view.byteOffset / 4 - run.net.params.byteOffset / 4;
+    const cache = countSubnormals(run.optimizer.buffers[0].data.subarray(start, start + view.length));
+    if (g > 0 || cache > 0) parts.push(`${entry.name}: grads ${g}, adagrad ${cache} of ${view.length}`);
+  }
+  console.log(`subnormal at the end, by parameter: ${parts.length ? parts.join('; ') : 'none'}`);
   run.close();
 }
 
