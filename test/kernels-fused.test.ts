@@ -78,6 +78,32 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
     }
   });
 
+  it('lstm step backward flushes gate gradients below 1e-30 to zero (no subnormal products later), keeps NaN', () => {
+    const B = 2, H = 5, G = 4 * H, n = B * H;
+    for (const k of [fast, ref]) {
+      const gates = k.alloc(B * G), cs = k.alloc(2 * n), tanhC = k.alloc(n);
+      gates.fill(0.5); cs.fill(0.5); tanhC.fill(0.5);
+      const dgates = k.alloc(B * G), dcNext = k.alloc(n), dhs = k.alloc(n), dhNext = k.alloc(n);
+      dhs.fill(1e-31); // every gradient of the step is ~1e-32: flushed
+      dhs[0] = 1e-20; // this element's gradients are kept
+      dhs[1] = NaN;
+      k.lstmBackwardStep(dgates, dcNext, gates, cs, tanhC, dhs, dhNext, B, H, 0);
+      for (let b = 0; b < B; b++) {
+        for (let gate = 0; gate < 4; gate++) {
+          for (let j = 0; j < H; j++) {
+            const v = dgates[b * G + gate * H + j];
+            const what = `${k.name} dgates[${b}, ${gate}, ${j}]`;
+            if (b === 0 && j === 1) expect(v, what).toBeNaN();
+            else if (b === 0 && j === 0) expect(Math.abs(v), what).toBeGreaterThan(1e-22);
+            else expect(v, what).toBe(0);
+          }
+        }
+      }
+      expect(dcNext[2], `${k.name} dcNext`).toBe(0);
+      expect(Math.abs(dcNext[0])).toBeGreaterThan(1e-22);
+    }
+  });
+
   it('gru step forward and backward', () => {
     const random = seedrandom('gru');
     for (const [B, H] of sizes) {
