@@ -34,6 +34,7 @@ const { values } = parseArgs({
     'random-data': { type: 'boolean', default: false },
     'time-kernels': { type: 'boolean', default: false },
     'no-train': { type: 'boolean', default: false },
+    'ab-flush': { type: 'string' }, // threshold: alternate steps flush |dgates| below it (A) or not (B)
   },
 });
 
@@ -69,6 +70,7 @@ async function countInTraining(): Promise<void> {
   });
   // the pass of the 1-thread step: the activations and their gradients (a diagnostic reaches into the run)
   const pass = (run as unknown as { pass: Pass }).pass;
+  if (values['ab-flush'] !== undefined) return abFlush(run, Number(values['ab-flush']));
   const iters = Number(values.iters), every = Number(values.every);
   console.log(`${values.cell} ${values.layers}x${values.hidden}, ${values['random-data'] ? 'random data' : 'tiny-shakespeare'}, ` +
     `B ${B} T ${T}, Adagrad 0.05, clip 5, kernels ${run.net.kernels.name}: subnormal float32 counts (of all elements)`);
@@ -111,6 +113,44 @@ async function countInTraining(): Promise<void> {
     if (g > 0 || cache > 0) parts.push(`${entry.name}: grads ${g}, adagrad ${cache} of ${view.length}`);
   }
   console.log(`subnormal at the end, by parameter: ${parts.length ? parts.join('; ') : 'none'}`);
+  run.close();
+}
+
+/**
+ * What subnormals cost a training step: after `every` iterations, steps alternate between flushing every
+ * |dgates| < threshold to zero right after each LSTM backward step (A: the products of the three backward GEMMs that
+ * read dgates then cannot underflow) and leaving them (B). Prints the median CPU ms of each. A pays for the flush
+ * loop: threshold 0 flushes nothing and measures that loop alone.
+ */
+function abFlush(run: TrainingRun, threshold: number): void {
+  const k = run.net.kernels as Kernels & { lstmBackwardStep: Kernels['lstmBackwardStep'] };
+  const plain = k.lstmBackwardStep;
+  let flush = false;
+  let flushed = 0;
+  const flushing: Kernels['lstmBackwardStep'] = (dgates, dcNext, gates, cs, tanhC, dhs, dhNext, B, H, t) => {
+    plain(dgates, dcNext, gates, cs, tanhC, dhs, dhNext, B, H, t);
+    if (!flush) return;
+    const end = (t + 1) * B * 4 * H;
+    for (let e = t * B * 4 * H; e < end; e++) {
+      const v = dgates[e];
+      if (v !== 0 && v < threshold && v > -threshold) { dgates[e] = 0; flushed++; }
+    }
+  };
+  (k as { lstmBackwardStep: Kernels['lstmBackwardStep'] }).lstmBackwardStep = flushing;
+  const every = Number(values.every), iters = Number(values.iters);
+  for (let i = 0; i < every; i++) run.step();
+  const ms: [number[], number[]] = [[], []];
+  for (let i = every; i < iters; i++) {
+    flush = i % 2 === 0;
+    const cpu = process.cpuUsage();
+    run.step();
+    const used = process.cpuUsage(cpu);
+    ms[flush ? 0 : 1].push((used.user + used.system) / 1000);
+  }
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+  console.log(`after ${every} iterations, ${iters - every} steps alternating: flush |dgates| < ${threshold} ${med(ms[0]).toFixed(0)} CPU ms/step ` +
+    `(min ${Math.min(...ms[0]).toFixed(0)}, max ${Math.max(...ms[0]).toFixed(0)}; ${flushed} values flushed in all), ` +
+    `as they are ${med(ms[1]).toFixed(0)} (min ${Math.min(...ms[1]).toFixed(0)}, max ${Math.max(...ms[1]).toFixed(0)})`);
   run.close();
 }
 
