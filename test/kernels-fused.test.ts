@@ -79,6 +79,32 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
     }
   });
 
+  it('lstm step backward flushes gate gradients below 1e-30 to zero (no subnormal products later), keeps NaN', () => {
+    const B = 2, H = 5, G = 4 * H, n = B * H;
+    for (const k of [fast, ref]) {
+      const gates = k.alloc(B * G), cs = k.alloc(2 * n), tanhC = k.alloc(n);
+      gates.fill(0.5); cs.fill(0.5); tanhC.fill(0.5);
+      const dgates = k.alloc(B * G), dcNext = k.alloc(n), dhs = k.alloc(n), dhNext = k.alloc(n);
+      dhs.fill(1e-31); // every gradient of the step is ~1e-32: flushed
+      dhs[0] = 1e-20; // this element's gradients are kept
+      dhs[1] = NaN;
+      k.lstmBackwardStep(dgates, dcNext, gates, cs, tanhC, dhs, dhNext, B, H, 0);
+      for (let b = 0; b < B; b++) {
+        for (let gate = 0; gate < 4; gate++) {
+          for (let j = 0; j < H; j++) {
+            const v = dgates[b * G + gate * H + j];
+            const what = `${k.name} dgates[${b}, ${gate}, ${j}]`;
+            if (b === 0 && j === 1) expect(v, what).toBeNaN();
+            else if (b === 0 && j === 0) expect(Math.abs(v), what).toBeGreaterThan(1e-22);
+            else expect(v, what).toBe(0);
+          }
+        }
+      }
+      expect(dcNext[2], `${k.name} dcNext`).toBe(0);
+      expect(Math.abs(dcNext[0])).toBeGreaterThan(1e-22);
+    }
+  });
+
   it('gru step forward and backward', () => {
     const random = seedrandom('gru');
     for (const [B, H] of sizes) {
@@ -198,6 +224,60 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
         ref.gemmNN(M, N, K, AR, 1, lda, BR, 1, ldb, CR, 1, ldc, accumulate);
         // sums of K products of magnitude ≤ 9: rounding grows with K
         for (let i = 0; i < C.length; i++) expect(Math.abs(C[i] - CR[i]), `${M}×${N}×${K} at ${i}`).toBeLessThan(1e-5 * (1 + K));
+      }
+    }
+  });
+
+  it('gemmNN with a few rows sums over k in order, multiply then add, bit for bit (what keeps sampled text stable)', () => {
+    const random = seedrandom('small-gemm-bits');
+    for (const [M, N, K] of [[1, 512, 128], [1, 65, 131], [2, 19, 7], [1, 3, 2]]) {
+      const [A] = pair(fast, M * K, random);
+      const [Bm] = pair(fast, K * N, random);
+      const [C] = pair(fast, M * N, random);
+      const expected = Float32Array.from(C);
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let c = expected[i * N + j];
+          for (let k = 0; k < K; k++) c = Math.fround(c + Math.fround(A[i * K + k] * Bm[k * N + j]));
+          expected[i * N + j] = c;
+        }
+      }
+      fast.gemmNN(M, N, K, A, 0, K, Bm, 0, N, C, 0, N, true);
+      for (let e = 0; e < C.length; e++) if (C[e] !== expected[e]) expect(C[e], `${M}×${N}×${K} at ${e}`).toBe(expected[e]);
+    }
+  });
+
+  it("the sampler's fused LSTM layer step: the same bits as the calls it replaces, and the twin's result", () => {
+    const random = seedrandom('layer-step');
+    for (const [H, I] of [[5, 7], [128, 128], [9, 65]]) {
+      const G = 4 * H;
+      for (const oneHot of [true, false]) {
+        const [Wx, WxR] = pair(fast, I * G, random, 0.5);
+        const [Wh, WhR] = pair(fast, H * G, random, 0.5);
+        const [bias, biasR] = pair(fast, G, random, 0.5);
+        const [input, inputR] = pair(fast, I + 3, random, 1);
+        const [ids, idsR] = idPair(fast, 1, random, I);
+        const run = (k: Kernels, fused: boolean, w: FloatArray[], x: FloatArray, id: Int32Array) => {
+          const [wx, wh, b] = w;
+          const hs = k.alloc(2 * H), cs = k.alloc(2 * H), tanhC = k.alloc(H), gates = k.alloc(G);
+          for (let j = 0; j < H; j++) { hs[j] = Math.fround(Math.sin(j + 1)); cs[j] = Math.fround(Math.cos(j)); }
+          if (fused) {
+            k.lstmLayerStep!(hs, cs, tanhC, gates, id, oneHot ? null : x, 3, I, wx, b, wh, H);
+          } else {
+            if (oneHot) k.embedRows(gates, 1, G, id, wx, b);
+            else { k.gemmNN(1, G, I, x, 3, I, wx, 0, G, gates, 0, G, false); k.addBiasRows(gates, 1, G, b); }
+            k.gemmNN(1, G, H, hs, 0, H, wh, 0, G, gates, 0, G, true);
+            k.lstmForwardStep(hs, cs, tanhC, gates, 1, H, 0);
+          }
+          return { hs, cs, tanhC, gates };
+        };
+        const fused = run(fast, true, [Wx, Wh, bias], input, ids);
+        const calls = run(fast, false, [Wx, Wh, bias], input, ids);
+        const twin = run(ref, true, [WxR, WhR, biasR], inputR, idsR);
+        for (const name of ['hs', 'cs', 'tanhC', 'gates'] as const) {
+          expect(Array.from(fused[name]), `${name}, H ${H}, ${oneHot ? 'one-hot' : 'dense'}`).toEqual(Array.from(calls[name]));
+          expectClose(fused[name], twin[name], `${name} against the twin, H ${H}`);
+        }
       }
     }
   });

@@ -17,10 +17,10 @@ import type { CellType } from '../src/core/model.js';
 
 const TEXT = Array.from({ length: 90 }, (_, i) => `${i}: a quick brown fox ${i % 4 ? 'jumps' : 'naps'} over ${i % 6} lazy dogs\n`).join('');
 
-function options(cell: CellType, threads: number, dropout = 0.25): NewRunOptions {
+function options(cell: CellType, threads: number, dropout = 0.25, bidirectional = false): NewRunOptions {
   return {
     corpus: corpusFromText(TEXT),
-    model: { cell, hiddenSize: 16, layers: 2, dropout },
+    model: { cell, hiddenSize: 16, layers: 2, dropout, ...(bidirectional && { bidirectional, maskFrac: 0.15 }) },
     training: {
       batchSize: 7, seqLength: 9, optimizer: 'adagrad', lr: 0.05, gradClip: 5, lrDecay: 0.95, lrDecayAfter: 1,
       valFrac: 0.1, evalEvery: 4, valBatches: 0, seed: 5,
@@ -97,6 +97,53 @@ describe.skipIf(!wasmSimdAvailable())('data-parallel training steps', () => {
       expect(resumed.valLoss).toBe(straight.valLoss);
     } finally {
       for (const r of [straight, first, resumed]) r.close();
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  for (const cell of ['lstm', 'gru'] as const) {
+    it(`bidirectional ${cell}: windows split over 2 and 3 threads agree with 1 thread within float32 rounding`, () => {
+      const runs = [1, 2, 3].map((threads) => TrainingRun.create(options(cell, threads, 0.25, true)));
+      try {
+        expect(runs.map((r) => r.threads)).toEqual([1, 2, 3]);
+        for (let i = 0; i < 6; i++) {
+          const [one, ...more] = runs.map((r) => r.step());
+          for (const r of more) {
+            expect(Math.abs(r.loss - one.loss), `loss, iteration ${i + 1}`).toBeLessThan(1e-5 * one.loss);
+            expect(Math.abs(r.gradNorm - one.gradNorm), `gradient norm, iteration ${i + 1}`).toBeLessThan(1e-4 * one.gradNorm);
+          }
+        }
+        for (const r of runs.slice(1)) {
+          for (let e = 0; e < r.net.params.length; e++) expect(Math.abs(r.net.params[e] - runs[0].net.params[e])).toBeLessThan(1e-4);
+        }
+      } finally {
+        for (const r of runs) r.close();
+      }
+    });
+  }
+
+  it('bidirectional: N iterations straight on 2 threads = N/2, save, resume on 2 threads to N, bit for bit (dropout on)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'charnn-bithreads-'));
+    const straight = TrainingRun.create(options('lstm', 2, 0.25, true));
+    const N = straight.batchesPerEpoch + 3;
+    await runTraining(straight, { budget: { maxIters: N } });
+    const again = TrainingRun.create(options('lstm', 2, 0.25, true));
+    const first = TrainingRun.create(options('lstm', 2, 0.25, true));
+    const half = await runTraining(first, { budget: { maxIters: Math.floor(N / 2) }, checkpointDir: dir });
+    const resumed = await TrainingRun.resume(half.lastCheckpoint!, corpusFromText(TEXT), {
+      kernels: withFusedKernels(createWasmKernels({ fma: 'off' })), threads: 2,
+    });
+    try {
+      expect([straight.threads, resumed.threads]).toEqual([2, 2]);
+      // deterministic for a given thread count
+      await runTraining(again, { budget: { maxIters: N } });
+      expect(bytes(again.net.params).equals(bytes(straight.net.params))).toBe(true);
+      await runTraining(resumed, { budget: { maxIters: N } });
+      expect(bytes(resumed.net.params).equals(bytes(straight.net.params))).toBe(true);
+      expect(resumed.random.state()).toEqual(straight.random.state());
+      expect(resumed.valLoss).toBe(straight.valLoss);
+    } finally {
+      for (const r of [straight, again, first, resumed]) r.close();
       rmSync(dir, { recursive: true });
     }
   });

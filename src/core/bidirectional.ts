@@ -31,7 +31,7 @@ export interface BiPass {
   readonly T: number;
   readonly inputs: Int32Array;       // (N) input ids: the text, with the mask id V at masked positions
   readonly targets: Int32Array;      // (N) the original ids
-  readonly masked: Uint8Array;       // (N) 1 where the loss is taken
+  readonly masked: Int32Array;       // (N) 1 where the loss is taken (ids buffers: a worker thread can share them)
   readonly fwd: LayerWorkspace[];    // [l] forward cell, real time
   readonly bwd: LayerWorkspace[];    // [l] backward cell, reversed time
   readonly outs: FloatArray[];       // [l] (N, 2H) [h_fwd | h_bwd] at real time t (after dropout when active)
@@ -50,9 +50,9 @@ export function allocBiPass(net: Network, B: number, T: number): BiPass {
   const N = T * B;
   const pass: BiPass = {
     B, T,
-    inputs: new Int32Array(N),
-    targets: new Int32Array(N),
-    masked: new Uint8Array(N),
+    inputs: k.allocIds(N),
+    targets: k.allocIds(N),
+    masked: k.allocIds(N),
     fwd: [], bwd: [], outs: [], douts: [], dropMasks: [],
     logits: k.alloc(N * V),
     hProj: k.alloc(cell === 'gru' ? B * gateWidth(cell, H) : 0),
@@ -87,15 +87,18 @@ function reverseTimeBlocks(buf: FloatArray, T: number, blockSize: number): void 
 
 /**
  * Runs both directions of every layer and the output layer over pass.inputs; leaves logits in pass.logits.
- * With `dropoutRandom`, applies inverted dropout to every layer's output (training).
+ * With `dropoutRandom`, applies inverted dropout to every layer's output (training); 'masks-drawn' applies the
+ * masks already in pass.dropMasks (a data-parallel slice whose masks the main thread drew with drawBiDropoutMasks).
  */
-export function biForwardLogits(net: Network, pass: BiPass, dropoutRandom?: () => number): void {
+export function biForwardLogits(net: Network, pass: BiPass, dropoutRandom?: (() => number) | 'masks-drawn'): void {
   const { cell, hiddenSize: H, vocabSize: V, layers: L, dropout } = net.config;
   const k = net.kernels;
   const { B, T } = pass;
   const N = T * B;
   const H2 = 2 * H;
   pass.dropoutActive = dropout > 0 && dropoutRandom !== undefined;
+  // every mask before any layer runs: the same draws in the same order as masking after each layer
+  if (pass.dropoutActive && dropoutRandom !== 'masks-drawn') drawBiDropoutMasks([pass], [0, B], dropout, dropoutRandom!);
   for (let l = 0; l < L; l++) {
     for (let d = 0; d < 2; d++) {
       const ws = d === 0 ? pass.fwd[l] : pass.bwd[l];
@@ -147,12 +150,7 @@ export function biForwardLogits(net: Network, pass: BiPass, dropoutRandom?: () =
     }
     if (pass.dropoutActive) {
       const mask = pass.dropMasks[l];
-      const scale = 1 / (1 - dropout);
-      for (let e = 0; e < N * H2; e++) {
-        const m = dropoutRandom!() < dropout ? 0 : scale;
-        mask[e] = m;
-        out[e] *= m;
-      }
+      for (let e = 0; e < N * H2; e++) out[e] *= mask[e];
     }
   }
   // logits = outs_top·Wout + bout
@@ -184,8 +182,32 @@ export function maskedCrossEntropy(pass: BiPass, V: number): number {
   return total / count;
 }
 
+/**
+ * Draws the inverted-dropout masks (0 or 1/(1-p)) of every layer of a (T, B) batch, layer by layer, row by row
+ * (row t·B + b, both directions' columns), into the passes of its window slices: slice i holds windows starts[i] …
+ * starts[i+1]-1. Data-parallel slices thus get exactly the masks one pass over the whole batch would.
+ */
+export function drawBiDropoutMasks(slices: readonly BiPass[], starts: readonly number[], p: number, random: () => number): void {
+  const scale = 1 / (1 - p);
+  const { T } = slices[0];
+  const B = starts[starts.length - 1];
+  for (let l = 0; l < slices[0].dropMasks.length; l++) {
+    const H2 = slices[0].outs[l].length / (T * slices[0].B);
+    for (let t = 0; t < T; t++) {
+      let s = 0;
+      for (let b = 0; b < B; b++) {
+        while (b >= starts[s + 1]) s++;
+        const width = starts[s + 1] - starts[s];
+        const mask = slices[s].dropMasks[l];
+        let e = (t * width + b - starts[s]) * H2;
+        for (let j = 0; j < H2; j++) mask[e++] = random() < p ? 0 : scale;
+      }
+    }
+  }
+}
+
 /** Forward over the batch and the mean loss over its masked positions, nats per character. */
-export function biForwardLoss(net: Network, pass: BiPass, dropoutRandom?: () => number): number {
+export function biForwardLoss(net: Network, pass: BiPass, dropoutRandom?: (() => number) | 'masks-drawn'): number {
   biForwardLogits(net, pass, dropoutRandom);
   return maskedCrossEntropy(pass, net.config.vocabSize);
 }
@@ -206,16 +228,17 @@ export function maskedCorrect(pass: BiPass, V: number): number {
 
 /**
  * Backpropagates the loss of the last biForwardLoss, ACCUMULATING into net.grads (callers zero them first).
- * Both directions of a layer send their input gradient to the same outs of the layer below.
+ * Both directions of a layer send their input gradient to the same outs of the layer below. `totalMasked`: the
+ * masked positions the loss is a mean over (those of all data-parallel slices of the batch).
  */
-export function biBackward(net: Network, pass: BiPass): void {
+export function biBackward(net: Network, pass: BiPass, totalMasked = pass.maskedCount): void {
   const { cell, hiddenSize: H, vocabSize: V, layers: L } = net.config;
   const k = net.kernels;
   const { B, T, logits, targets, masked } = pass;
   const N = T * B;
   const H2 = 2 * H;
   // dlogits = (p - onehot(target)) / M at the M masked rows, 0 elsewhere
-  const invM = 1 / pass.maskedCount;
+  const invM = 1 / totalMasked;
   for (let r = 0; r < N; r++) {
     const row = r * V;
     if (masked[r] === 0) {

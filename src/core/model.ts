@@ -207,6 +207,13 @@ export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dro
     const bias = net.p[names.b];
     ws.hs.set(state.h[l]);
     if (cell === 'lstm') ws.cs.set(state.c[l]);
+    // the sampler's step (one stream, one step) of an LSTM layer: everything below in one kernel call
+    if (cell === 'lstm' && T === 1 && B === 1 && k.lstmLayerStep) {
+      const input = l === 0 ? null : layerOutput(pass, l - 1);
+      k.lstmLayerStep(ws.hs, ws.cs, ws.tanhC, ws.gates, pass.inputs, input?.buf ?? null, input?.off ?? 0, l === 0 ? V : H, Wx, bias, net.p[names.Wh], H);
+      if (pass.dropoutActive) applyDropout(pass, l);
+      continue;
+    }
     // gates = x·Wx + b: a row lookup for the one-hot first layer, one GEMM over all T steps above it
     const gates = ws.gates;
     if (l === 0) {

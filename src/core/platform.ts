@@ -10,6 +10,7 @@ import type { Kernels } from './kernels/types.js';
 import { referenceKernels } from './kernels/reference.js';
 import { createWasmKernels, wasmSimdAvailable } from './kernels/wasm.js';
 import { withFusedKernels } from './kernels/wasm-fused.js';
+import type { BiPass } from './bidirectional.js';
 import type { CarriedState, Network, Pass } from './model.js';
 
 /** A training step's forward and backward split across threads (node/parallel/data-parallel.ts). */
@@ -19,6 +20,14 @@ export interface ParallelStep {
   readonly pass: Pass;
   /** Forward + backward of one batch ((T·B) ids, time-major) into net.grads, carrying the state; returns the mean loss. */
   forwardBackward(inputs: Int32Array, targets: Int32Array, dropoutRandom?: () => number): number;
+  close(): void;
+}
+
+/** A bidirectional model's training step, its B independent windows split across threads (node/parallel/bidirectional-parallel.ts). */
+export interface BiParallelStep {
+  readonly threads: number;
+  /** Forward + backward of the masked batch in `batch` into net.grads; returns the mean masked loss. */
+  forwardBackward(batch: BiPass, dropoutRandom?: () => number): number;
   close(): void;
 }
 
@@ -47,6 +56,8 @@ export interface Platform {
   defaultThreads(): number;
   /** A step split across `threads` threads, or undefined where this platform cannot (then the step runs here). */
   createParallelStep?(net: Network, B: number, T: number, state: CarriedState, threads: number): ParallelStep | undefined;
+  /** The same for a bidirectional model, or undefined where this platform cannot. */
+  createBiParallelStep?(net: Network, B: number, T: number, threads: number): BiParallelStep | undefined;
   /** Resolves after the event loop has had a turn: signal handlers, output streams, a page's Stop message. */
   yieldToEventLoop(): Promise<void>;
   files?: CheckpointFiles;

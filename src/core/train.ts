@@ -20,7 +20,7 @@ import {
   type CheckpointHeader, type HistoryPoint, type TrainConfig,
 } from './snapshot.js';
 import { checkpointFileName, decodeCheckpoint, encodeCheckpoint, type CheckpointContents, type TensorData } from './checkpoint/format.js';
-import { checkpointFiles, platform, trainingKernels, type ParallelStep } from './platform.js';
+import { checkpointFiles, platform, trainingKernels, type BiParallelStep, type ParallelStep } from './platform.js';
 import { lossSteps, runSteps, runStepsYielding, type BatchSteps } from './evaluate.js';
 import { gradNorms, hiddenStats, stepStats, type StepStats } from './inspect/stats.js';
 import { allocBiPass, biBackward, biForwardLoss, fillMaskedBatch, maskedLossSteps, type BiPass } from './bidirectional.js';
@@ -86,6 +86,8 @@ export class TrainingRun {
   private pass: Pass;
   /** With more than one thread: the step split across worker threads (its slice-0 pass holds the statistics). */
   private parallel: ParallelStep | null = null;
+  /** The same for a bidirectional model: its B windows split across worker threads. */
+  private biParallel: BiParallelStep | null = null;
   private valPass: Pass | null = null;
   /** Bidirectional models train as masked-character models on independent windows, with these passes instead. */
   private biPass: BiPass | null = null;
@@ -113,25 +115,27 @@ export class TrainingRun {
     this.state = allocState(args.net, B);
     this.pass = allocPass(args.net, B, T);
     if (args.net.config.bidirectional) this.biPass = allocBiPass(args.net, B, T);
-    // Data parallelism needs a platform with threads (and kernels it can share with them), at least a stream per
-    // thread, and the unidirectional model (bidirectional training runs single-threaded). Otherwise, and with
-    // threads = 1, the step runs here.
+    // Data parallelism needs a platform with threads (and kernels it can share with them) and at least a stream
+    // (bidirectional: a window) per thread. Otherwise, and with threads = 1, the step runs here.
     const threads = Math.min(resolveThreads(args.threads), B);
     const net = args.net;
-    if (threads > 1 && !net.config.bidirectional) {
-      this.parallel = platform().createParallelStep?.(net, B, T, this.state, threads) ?? null;
+    if (threads > 1) {
+      if (net.config.bidirectional) this.biParallel = platform().createBiParallelStep?.(net, B, T, threads) ?? null;
+      else this.parallel = platform().createParallelStep?.(net, B, T, this.state, threads) ?? null;
     }
   }
 
   /** Threads the training step runs on. */
   get threads(): number {
-    return this.parallel?.threads ?? 1;
+    return this.parallel?.threads ?? this.biParallel?.threads ?? 1;
   }
 
   /** Stops the worker threads, if any (they do not keep the process alive; this frees them early). */
   close(): void {
     this.parallel?.close();
     this.parallel = null;
+    this.biParallel?.close();
+    this.biParallel = null;
   }
 
   /** A fresh run: weights initialised from the seed, hidden state zero, iteration 0. */
@@ -238,7 +242,7 @@ export class TrainingRun {
     const dropoutRandom = net.config.dropout > 0 ? this.random : undefined;
     const parallel = this.parallel;
     // with threads, forward AND backward (and the state carry) happen here, split across the workers
-    const loss = bi ? biForwardLoss(net, bi, dropoutRandom)
+    const loss = bi ? (this.biParallel ? this.biParallel.forwardBackward(bi, dropoutRandom) : biForwardLoss(net, bi, dropoutRandom))
       : parallel ? parallel.forwardBackward(this.pass.inputs, this.pass.targets, dropoutRandom)
       : forwardLoss(net, this.pass, this.state, dropoutRandom);
     if (!Number.isFinite(loss) || (loss > EXPLODING_LOSS && this.iteration > 10)) {
@@ -248,8 +252,9 @@ export class TrainingRun {
     }
     // statistics of the forward (with threads: of the main thread's slice of the streams)
     const hidden = options.stats && !bi ? hiddenStats(net, parallel?.pass ?? this.pass) : undefined;
-    if (bi) biBackward(net, bi);
-    else if (!parallel) backward(net, this.pass);
+    if (bi) {
+      if (!this.biParallel) biBackward(net, bi);
+    } else if (!parallel) backward(net, this.pass);
     const stats = hidden ? stepStats(hidden, gradNorms(net)) : undefined;
 
     // clip, step

@@ -18,6 +18,7 @@ import { setFlagsFromString } from 'node:v8';
 import { portableKernels, setPlatform, type Platform } from '../core/platform.js';
 import type { Kernels } from '../core/kernels/types.js';
 import { readCheckpoint, resolveCheckpoint, pruneCheckpoints, writeCheckpoint, writeCheckpointSync } from './checkpoint-files.js';
+import { BiDataParallelStep } from './parallel/bidirectional-parallel.js';
 import { DataParallelStep, shareable } from './parallel/data-parallel.js';
 
 let modelKernels: Kernels | undefined;
@@ -44,6 +45,10 @@ export const nodePlatform: Platform = {
     // data parallelism needs kernels over a shared memory the worker threads can instantiate the module on
     if (!shareable(net.kernels)) return undefined;
     return new DataParallelStep(net as typeof net & { kernels: typeof net.kernels }, B, T, state, threads);
+  },
+  createBiParallelStep(net, B, T, threads) {
+    if (!shareable(net.kernels)) return undefined;
+    return new BiDataParallelStep(net as typeof net & { kernels: typeof net.kernels }, B, T, threads);
   },
   yieldToEventLoop: () => new Promise<void>((resolve) => setImmediate(resolve)),
   files: {

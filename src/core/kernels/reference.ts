@@ -19,6 +19,7 @@ export function referenceKernels(precision: Precision = 'f64'): Kernels {
     packB,
     gemmPacked,
     lstmForwardStep,
+    lstmLayerStep,
     lstmBackwardStep,
     rnnForwardStep,
     rnnBackwardStep,
@@ -115,6 +116,30 @@ export function gemmPacked(
 
 // --- cells, one step ---------------------------------------------------------------------------------------
 
+/** The sampler's LSTM layer step (B = T = 1), the calls it stands for made one after the other (see types.ts). */
+export function lstmLayerStep(
+  hs: FloatArray /* (2, H) */, cs: FloatArray /* (2, H) */, tanhC: FloatArray /* (1, H) */, gates: FloatArray /* (1, G) */,
+  ids: Int32Array, input: FloatArray | null, inOff: number, I: number, Wx: FloatArray, bias: FloatArray /* (G) */,
+  Wh: FloatArray /* (H, G) */, H: number,
+): void {
+  const G = 4 * H;
+  if (input === null) {
+    embedRows(gates, 1, G, ids, Wx, bias);
+  } else {
+    gemmNN(1, G, I, input, inOff, I, Wx, 0, G, gates, 0, G, false);
+    addBiasRows(gates, 1, G, bias);
+  }
+  gemmNN(1, G, H, hs, 0, H, Wh, 0, G, gates, 0, G, true);
+  lstmForwardStep(hs, cs, tanhC, gates, 1, H, 0);
+}
+
+/** LSTM gate gradients below this are flushed to zero (why: assembly/cells.ts, TINY). */
+export const TINY_GRADIENT = 1e-30;
+
+function flushTiny(x: number): number {
+  return Math.abs(x) < TINY_GRADIENT ? 0 : x;
+}
+
 /** LSTM step t: i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o); c_t = f ⊙ c_{t-1} + i ⊙ g; h_t = o ⊙ tanh(c_t). */
 export function lstmForwardStep(
   hs: FloatArray /* ((T+1)·B, H) */, cs: FloatArray /* ((T+1)·B, H) */, tanhC: FloatArray /* (T·B, H) */,
@@ -168,12 +193,13 @@ export function lstmBackwardStep(
       // dc += dh * o * (1 - tanh(c)^2)
       const dc = dcNext[hRow + j] + dh * o * (1 - tc * tc);
       // di = dc * g, df = dc * c_{t-1}, dg = dc * i, do = dh * tanh(c); through σ' = s(1-s), tanh' = 1-g²
-      dgates[g0 + j] = dc * g * i * (1 - i);
-      dgates[g0 + H + j] = dc * cs[prev + hRow + j] * f * (1 - f);
-      dgates[g0 + 2 * H + j] = dc * i * (1 - g * g);
-      dgates[g0 + 3 * H + j] = dh * tc * o * (1 - o);
+      // (each flushed to 0 below TINY_GRADIENT, as the WebAssembly twin does: see assembly/cells.ts)
+      dgates[g0 + j] = flushTiny(dc * g * i * (1 - i));
+      dgates[g0 + H + j] = flushTiny(dc * cs[prev + hRow + j] * f * (1 - f));
+      dgates[g0 + 2 * H + j] = flushTiny(dc * i * (1 - g * g));
+      dgates[g0 + 3 * H + j] = flushTiny(dh * tc * o * (1 - o));
       // dc_{t-1} = dc * f
-      dcNext[hRow + j] = dc * f;
+      dcNext[hRow + j] = flushTiny(dc * f);
     }
   }
 }

@@ -77,6 +77,17 @@ export interface Kernels {
   /** LSTM step t: gates (T·B, G) pre-activations → activations; cs, hs ((T+1)·B, H) block t+1; tanhC (T·B, H). */
   lstmForwardStep(hs: FloatArray, cs: FloatArray, tanhC: FloatArray, gates: FloatArray, B: number, H: number, t: number): void;
 
+  /**
+   * Optional, for the sampler (one stream, one step): one LSTM layer in one call. gates (1, G) = Wx[ids[0]] + b when
+   * `input` is null (the one-hot first layer), else input[inOff … inOff+I)·Wx + b; then gates += h_{t-1}·Wh, hs row 0
+   * holding h_{t-1}; then lstmForwardStep(B = 1, t = 0). Exactly the float operations, in the same order, of the
+   * calls it replaces (embedRows or gemmNN + addBiasRows, gemmNN accumulating, lstmForwardStep): the same bits.
+   */
+  lstmLayerStep?(
+    hs: FloatArray, cs: FloatArray, tanhC: FloatArray, gates: FloatArray,
+    ids: Int32Array, input: FloatArray | null, inOff: number, I: number, Wx: FloatArray, bias: FloatArray, Wh: FloatArray, H: number,
+  ): void;
+
   /** LSTM step t backward: dgates (T·B, G) of step t; dcNext (B, H) becomes dc_{t-1}; dhNext (B, H) is only read. */
   lstmBackwardStep(
     dgates: FloatArray, dcNext: FloatArray,

@@ -18,6 +18,9 @@ import {
 
 interface CellsExports {
   lstmForwardStep(hs: number, cs: number, tanhC: number, gates: number, B: number, H: number, t: number): void;
+  lstmLayerStep(
+    hs: number, cs: number, tanhC: number, gates: number, ids: number, x: number, I: number, Wx: number, bias: number, Wh: number, H: number,
+  ): void;
   lstmBackwardStep(
     dgates: number, dcNext: number, gates: number, cs: number, tanhC: number, dhs: number, dhNext: number,
     B: number, H: number, t: number,
@@ -137,6 +140,16 @@ export function elementWiseKernels(
       x.lstmForwardStep(
         at(hs, 0, (t + 2) * n - 1, 'hs'), at(cs, 0, (t + 2) * n - 1, 'cs'), at(tanhC, 0, (t + 1) * n - 1, 'tanhC'),
         at(gates, 0, (t + 1) * 4 * n - 1, 'gates'), B, H, t,
+      );
+    },
+    lstmLayerStep(hs, cs, tanhC, gates, ids, input, inOff, I, Wx, bias, Wh, H) {
+      const G = 4 * H;
+      if (!inMemory(ids, 1)) assert(false, 'wasm kernels: lstmLayerStep ids are not a buffer from this backend\'s allocIds()');
+      x.lstmLayerStep(
+        at(hs, 0, 2 * H - 1, 'hs'), at(cs, 0, 2 * H - 1, 'cs'), at(tanhC, 0, H - 1, 'tanhC'), at(gates, 0, G - 1, 'gates'),
+        ids.byteOffset, input ? at(input, inOff, inOff + I - 1, 'input') : 0, I,
+        // ids are vocabulary ids, not range-checked (as embedRows): Wx has a row for each
+        at(Wx, 0, input ? I * G - 1 : Wx.length - 1, 'Wx'), at(bias, 0, G - 1, 'bias'), at(Wh, 0, H * G - 1, 'Wh'), H,
       );
     },
     lstmBackwardStep(dgates, dcNext, gates, cs, tanhC, dhs, dhNext, B, H, t) {

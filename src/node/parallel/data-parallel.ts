@@ -18,7 +18,7 @@ import {
 } from '../../core/model.js';
 
 /** Kernels that can be shared with worker threads: a WebAssembly backend over a shared memory. */
-interface ShareableKernels extends Kernels {
+export interface ShareableKernels extends Kernels {
   readonly memory: SharedWasmMemory;
   readonly fusedMultiplyAdd: boolean;
 }
@@ -33,6 +33,7 @@ const POSTED = 0; // job counter, written by the main thread
 const DONE = 1; // last finished job, written by the worker
 const STATUS = 2; // 0 starting, 1 ready, 2 failed
 const DROPOUT = 3; // job flag: apply the masks the main thread drew
+const TOTAL = 4; // bidirectional jobs: masked positions in the whole batch (the loss is a mean over them)
 const CONTROL_INTS = 8; // + a float64 loss sum at byte 32
 const MESSAGE_BYTES = 1024; // a failing worker's error message, UTF-8
 const STARTUP_TIMEOUT_MS = 60_000;
@@ -65,6 +66,7 @@ export interface WorkerSetup {
   pass: Described;
   state: Described;
   totalPositions: number; // T·B of the whole batch: the loss is a mean over all of it
+  bidirectional?: boolean; // pass is a BiPass (bidirectional-parallel.ts), state is null
 }
 
 /** Replaces every typed array of `value` (a Pass, a CarriedState) by a BufferRef; other fields are copied. */
@@ -99,7 +101,7 @@ export function sliceStarts(B: number, threads: number): number[] {
 }
 
 /** Where the compiled worker is: beside this file in dist/; from src/ (vitest), the build's copy in dist/. */
-function workerUrl(): URL {
+export function workerUrl(): URL {
   const here = import.meta.url;
   return here.endsWith('.ts') ? new URL('../../../dist/node/parallel/worker.js', here) : new URL('./worker.js', here);
 }
@@ -237,4 +239,4 @@ export class DataParallelStep {
   }
 }
 
-export const CONTROL = { POSTED, DONE, STATUS, DROPOUT, CONTROL_INTS, MESSAGE_BYTES } as const;
+export const CONTROL = { POSTED, DONE, STATUS, DROPOUT, TOTAL, CONTROL_INTS, MESSAGE_BYTES } as const;

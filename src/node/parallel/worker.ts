@@ -6,6 +6,7 @@
 
 import { workerData } from 'node:worker_threads';
 import { attachWasmKernels } from '../../core/kernels/wasm-fused.js';
+import { biBackward, biForwardLoss, type BiPass } from '../../core/bidirectional.js';
 import { backward, carryState, forwardLoss, modelParamSpecs, type CarriedState, type Network, type Pass } from '../../core/model.js';
 import { makeLayout, namedViews } from '../../core/params.js';
 import { CONTROL, SPIN_POLLS, type BufferRef, type Described, type WorkerSetup } from './data-parallel.js';
@@ -46,6 +47,7 @@ try {
   const pass = rebuild(setup.pass) as Pass;
   const state = rebuild(setup.state) as CarriedState;
   const positions = pass.T * pass.B;
+  const biPass = setup.bidirectional ? (pass as unknown as BiPass) : null;
 
   Atomics.store(control, CONTROL.STATUS, 1);
   Atomics.notify(control, CONTROL.STATUS);
@@ -59,10 +61,21 @@ try {
     seen = posted;
     const dropout = control[CONTROL.DROPOUT] === 1;
     grads.fill(0);
-    const loss = forwardLoss(net, pass, state, dropout ? 'masks-drawn' : undefined);
-    backward(net, pass, setup.totalPositions);
-    carryState(net, pass, state);
-    lossSlot[0] = loss * positions;
+    if (biPass) {
+      // windows are independent: no state; a slice without a masked position adds nothing
+      let count = 0;
+      for (let r = 0; r < positions; r++) count += biPass.masked[r];
+      lossSlot[0] = 0;
+      if (count > 0) {
+        lossSlot[0] = biForwardLoss(net, biPass, dropout ? 'masks-drawn' : undefined) * count;
+        biBackward(net, biPass, control[CONTROL.TOTAL]);
+      }
+    } else {
+      const loss = forwardLoss(net, pass, state, dropout ? 'masks-drawn' : undefined);
+      backward(net, pass, setup.totalPositions);
+      carryState(net, pass, state);
+      lossSlot[0] = loss * positions;
+    }
     Atomics.store(control, CONTROL.DONE, seen);
     Atomics.notify(control, CONTROL.DONE);
   }

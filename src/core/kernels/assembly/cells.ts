@@ -116,6 +116,41 @@ export function lstmForwardStep(hs: usize, cs: usize, tanhC: usize, gates: usize
   }
 }
 
+/**
+ * The sampler's step of one LSTM layer (B = 1, T = 1) in one call: the calls forwardLogits makes for it, made here
+ * (one JS↔wasm crossing instead of four, and one bounds check of each buffer). x = 0: the one-hot first layer, its
+ * input the id at `ids`; else x is the input row of I floats.
+ */
+export function lstmLayerStep(
+  hs: usize, cs: usize, tanhC: usize, gates: usize, ids: usize, x: usize, I: i32, Wx: usize, bias: usize, Wh: usize, H: i32,
+): void {
+  const G = H << 2;
+  if (x == 0) {
+    embedRows(gates, 1, G, ids, Wx, bias);
+  } else {
+    gemmSmallNN(1, G, I, x, I, Wx, G, gates, G, false);
+    addBiasRows(gates, 1, G, bias);
+  }
+  gemmSmallNN(1, G, H, hs, H, Wh, G, gates, G, true);
+  lstmForwardStep(hs, cs, tanhC, gates, 1, H, 0);
+}
+
+/**
+ * Gradients smaller than this are flushed to zero as the LSTM backward step writes them. WebAssembly cannot set the
+ * CPU's flush-to-zero mode, and on random data (nothing to learn) the gate gradients of the lower layers of a 3×512
+ * LSTM sink towards zero: their products in the three backward GEMMs that read them then underflow into subnormals,
+ * each a microcode assist (src/bench/subnormals.ts: 3.8 s instead of 3.1 s a step by iteration 45). Below 1e-30 a
+ * value cannot change a float32 sum that has any term of normal size, and the optimizers divide by √cache + ε with
+ * ε ≥ 1e-10, so an update from gradients that small is below 1e-20 anyway.
+ */
+const TINY: f32 = 1e-30;
+
+// x, or 0 where |x| < TINY (a NaN stays NaN, so divergence is still seen)
+// @ts-ignore: decorator
+@inline function flushTiny(x: v128): v128 {
+  return v128.andnot(x, f32x4.lt(f32x4.abs(x), splat(TINY)));
+}
+
 /** Step t backward: dgates of step t; dcNext becomes dc_{t-1}; dhNext is read (the caller then overwrites it). */
 export function lstmBackwardStep(
   dgates: usize, dcNext: usize, gates: usize, cs: usize, tanhC: usize, dhs: usize, dhNext: usize, B: i32, H: i32, t: i32,
@@ -138,13 +173,13 @@ export function lstmBackwardStep(
       const dh = f32x4.add(ld(dhs + prev + h0 + e, vector), ld(dhNext + h0 + e, vector));
       // dc += dh * o * (1 - tanh(c)^2)
       const dc = f32x4.add(ld(dcNext + h0 + e, vector), f32x4.mul(f32x4.mul(dh, o), f32x4.sub(one, f32x4.mul(tc, tc))));
-      // di = dc·g·σ', df = dc·c_{t-1}·σ', dg = dc·i·tanh', do = dh·tanh(c)·σ'
-      st(dgates + gi, f32x4.mul(f32x4.mul(f32x4.mul(dc, g), i), f32x4.sub(one, i)), vector);
-      st(dgates + gf, f32x4.mul(f32x4.mul(f32x4.mul(dc, ld(cs + prev + h0 + e, vector)), f), f32x4.sub(one, f)), vector);
-      st(dgates + gg, f32x4.mul(f32x4.mul(dc, i), f32x4.sub(one, f32x4.mul(g, g))), vector);
-      st(dgates + go, f32x4.mul(f32x4.mul(f32x4.mul(dh, tc), o), f32x4.sub(one, o)), vector);
+      // di = dc·g·σ', df = dc·c_{t-1}·σ', dg = dc·i·tanh', do = dh·tanh(c)·σ' (each flushed below TINY)
+      st(dgates + gi, flushTiny(f32x4.mul(f32x4.mul(f32x4.mul(dc, g), i), f32x4.sub(one, i))), vector);
+      st(dgates + gf, flushTiny(f32x4.mul(f32x4.mul(f32x4.mul(dc, ld(cs + prev + h0 + e, vector)), f), f32x4.sub(one, f))), vector);
+      st(dgates + gg, flushTiny(f32x4.mul(f32x4.mul(dc, i), f32x4.sub(one, f32x4.mul(g, g)))), vector);
+      st(dgates + go, flushTiny(f32x4.mul(f32x4.mul(f32x4.mul(dh, tc), o), f32x4.sub(one, o))), vector);
       // dc_{t-1} = dc * f
-      st(dcNext + h0 + e, f32x4.mul(dc, f), vector);
+      st(dcNext + h0 + e, flushTiny(f32x4.mul(dc, f)), vector);
     }
   }
 }
@@ -373,10 +408,12 @@ export function addInPlace(out: usize, x: usize, n: i32): void {
 
 /**
  * C[M×N] = (accumulate ? C : 0) + A[M×K]·B[K×N] for a few rows of A (the sampler's single stream: M = 1), without
- * the packing the blocked GEMM does, which for M = 1 costs more than the product. Row k of B is streamed once per
- * row of A, in order, into C held in L1: weights too big for the caches (3×512: 20 MB a character) are read
- * sequentially, which the prefetcher follows, where a column-block sweep jumped a page per row. Sums run over k in
- * order with a separate multiply and add, as the blocked GEMM's plain-SIMD build does.
+ * the packing the blocked GEMM does, which for M = 1 costs more than the product. B is read row by row, in order,
+ * four rows at a time: each 16-column block of C is loaded into registers once per four rows of B, not once per
+ * row (a load and a store of C per multiply-add had made it bound by L1 traffic), and the four rows stream
+ * sequentially, which the prefetcher follows, where a column-block sweep down all K rows jumped a page per row
+ * (3×512: 20 MB of weights a character). Every element's sum still runs over k in order with a separate multiply
+ * and add, as the blocked GEMM's plain-SIMD build does, so the grouping changes no bit of the result.
  */
 export function gemmSmallNN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool): void {
   const bRow = <usize>ldb << 2;
@@ -385,21 +422,47 @@ export function gemmSmallNN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize
     const cRow = c + <usize>(i * ldc) * 4;
     if (!accumulate) memory.fill(cRow, 0, <usize>N << 2);
     let bk = b;
-    for (let k = 0; k < K; k++) {
-      const ak = v128.load32_splat(aRow + (<usize>k << 2));
+    let k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const ak = aRow + (<usize>k << 2);
+      const a0 = v128.load32_splat(ak), a1 = v128.load32_splat(ak, 4), a2 = v128.load32_splat(ak, 8), a3 = v128.load32_splat(ak, 12);
+      const b1 = bk + bRow, b2 = b1 + bRow, b3 = b2 + bRow;
       let j = 0;
-      for (; j + 16 <= N; j += 16) {
-        const cj = cRow + (<usize>j << 2);
-        const bj = bk + (<usize>j << 2);
-        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj)), v128.load(cj)));
-        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj, 16)), v128.load(cj, 16)), 16);
-        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj, 32)), v128.load(cj, 32)), 32);
-        v128.store(cj, f32x4.add(f32x4.mul(ak, v128.load(bj, 48)), v128.load(cj, 48)), 48);
+      for (; j + 8 <= N; j += 8) {
+        const e = <usize>j << 2;
+        const cj = cRow + e;
+        // c = (((c + a0·b0) + a1·b1) + a2·b2) + a3·b3, two vectors of C at a time
+        let c0 = v128.load(cj), c1 = v128.load(cj, 16);
+        c0 = f32x4.add(c0, f32x4.mul(a0, v128.load(bk + e)));
+        c1 = f32x4.add(c1, f32x4.mul(a0, v128.load(bk + e, 16)));
+        c0 = f32x4.add(c0, f32x4.mul(a1, v128.load(b1 + e)));
+        c1 = f32x4.add(c1, f32x4.mul(a1, v128.load(b1 + e, 16)));
+        c0 = f32x4.add(c0, f32x4.mul(a2, v128.load(b2 + e)));
+        c1 = f32x4.add(c1, f32x4.mul(a2, v128.load(b2 + e, 16)));
+        c0 = f32x4.add(c0, f32x4.mul(a3, v128.load(b3 + e)));
+        c1 = f32x4.add(c1, f32x4.mul(a3, v128.load(b3 + e, 16)));
+        v128.store(cj, c0);
+        v128.store(cj, c1, 16);
       }
       for (; j < N; j = advance(j, N)) {
         const vector = j + 4 <= N;
+        const e = <usize>j << 2;
+        const cj = cRow + e;
+        let cv = ld(cj, vector);
+        cv = f32x4.add(cv, f32x4.mul(a0, ld(bk + e, vector)));
+        cv = f32x4.add(cv, f32x4.mul(a1, ld(b1 + e, vector)));
+        cv = f32x4.add(cv, f32x4.mul(a2, ld(b2 + e, vector)));
+        cv = f32x4.add(cv, f32x4.mul(a3, ld(b3 + e, vector)));
+        st(cj, cv, vector);
+      }
+      bk = b3 + bRow;
+    }
+    for (; k < K; k++) {
+      const ak = v128.load32_splat(aRow + (<usize>k << 2));
+      for (let j = 0; j < N; j = advance(j, N)) {
+        const vector = j + 4 <= N;
         const cj = cRow + (<usize>j << 2);
-        st(cj, f32x4.add(f32x4.mul(ak, ld(bk + (<usize>j << 2), vector)), ld(cj, vector)), vector);
+        st(cj, f32x4.add(ld(cj, vector), f32x4.mul(ak, ld(bk + (<usize>j << 2), vector))), vector);
       }
       bk += bRow;
     }
