@@ -13,8 +13,10 @@
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { readCorpus } from '../core/data/corpus.js';
-import { defaultKernels } from '../node/platform.js';
+import '../node/platform.js';
+import { readCorpus } from '../node/corpus-files.js';
+import { defaultKernels, trainingKernels } from '../core/platform.js';
+import { createNetwork } from '../core/model.js';
 import type { CellType } from '../core/model.js';
 import { sampleIds } from '../core/sample.js';
 import { TrainingRun } from '../core/train.js';
@@ -38,7 +40,8 @@ async function main(): Promise<void> {
   const trainIters = Number(values['train-iters']);
   const sampleChars = Number(values['sample-chars']);
   const corpus = await readCorpus(values.data!);
-  const kernels = defaultKernels();
+  // training runs on what TrainingRun.create picks; sampling on what `charnn sample` loads a model onto
+  const kernels = trainingKernels();
   const newRun = (threads: number) => TrainingRun.create({
     corpus,
     model: {
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
   });
   const runs = new Map<number, TrainingRun>([[1, newRun(1)], [2, newRun(2)]]);
   let seed = 0;
+  const sampler = createNetwork(defaultKernels(), runs.get(1)!.net.config);
   const jobs = {
     train(threads: number): number {
       const run = runs.get(threads);
@@ -62,7 +66,8 @@ async function main(): Promise<void> {
     },
     sample(): number {
       let count = 0;
-      for (const _ of sampleIds(runs.get(1)!.net, runs.get(1)!.vocab, { length: sampleChars, temperature: 1, seed: seed++ })) count++;
+      sampler.params.set(runs.get(1)!.net.params);
+      for (const _ of sampleIds(sampler, runs.get(1)!.vocab, { length: sampleChars, temperature: 1, seed: seed++ })) count++;
       if (count !== sampleChars) throw new Error('sampler stopped early');
       return count;
     },
@@ -70,7 +75,7 @@ async function main(): Promise<void> {
   jobs.train(1);
   jobs.train(2);
   if (!values.bidirectional) jobs.sample(); // a masked bidirectional model cannot sample
-  reply({ ready: true, kernels: kernels.name, threads2: runs.get(2)!.threads });
+  reply({ ready: true, kernels: kernels.name, sampleKernels: sampler.kernels.name, threads2: runs.get(2)!.threads });
 
   for await (const line of createInterface({ input: process.stdin })) {
     try {

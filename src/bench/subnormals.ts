@@ -11,8 +11,10 @@
 
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { corpusFromText, readCorpus, type Corpus } from '../core/data/corpus.js';
-import { defaultKernels } from '../node/platform.js';
+import '../node/platform.js';
+import { corpusFromText, type Corpus } from '../core/data/corpus.js';
+import { readCorpus } from '../node/corpus-files.js';
+import { trainingKernels } from '../core/platform.js';
 import type { Kernels } from '../core/kernels/types.js';
 import type { CellType, Pass } from '../core/model.js';
 import { optimizerStep, createOptimizer } from '../core/optim.js';
@@ -217,4 +219,4 @@ function timeKernels(k: Kernels): void {
 }
 
 if (!values['no-train']) await countInTraining();
-if (values['time-kernels']) timeKernels(defaultKernels());
+if (values['time-kernels']) timeKernels(trainingKernels());
