@@ -1,6 +1,11 @@
 // Picks the compute backend: the WebAssembly SIMD kernels (GEMM + element-wise) where this Node can run them, else the plain
 // TypeScript reference in float32. CHARNN_KERNELS=reference forces the reference (for comparisons).
 //
+// Training alone may also run on the native kernels (src/native, built at npm install where a C++ compiler exists):
+// trainingKernels() prefers them, CHARNN_KERNELS=native|wasm|reference forces a choice. Sampling and the step API
+// keep defaultKernels() (WebAssembly) whatever the variable says, so the CLI and the browser (WebAssembly only)
+// give the same bytes for the same seed.
+//
 // Fused multiply-add: Node 20 runs WebAssembly relaxed SIMD only behind --experimental-wasm-relaxed-simd. The flag
 // is a V8 wasm feature switch that only matters when a module is compiled, so it is turned on here, before any is
 // (v8.setFlagsFromString; V8 flags are process-wide, so the worker threads get it too). Measured +14% training
@@ -8,6 +13,9 @@
 // an engine that rejects the relaxed module falls back to it (wasmRelaxedSimdAvailable validates the bytes).
 
 import { setFlagsFromString } from 'node:v8';
+import { availableParallelism } from 'node:os';
+import { CharnnError } from '../errors.js';
+import { createNativeKernels, nativeKernelsAvailable, nativeUnavailableReason } from '../native/index.js';
 import { referenceKernels } from './reference.js';
 import type { Kernels } from './types.js';
 import { createWasmKernels, wasmSimdAvailable } from './wasm.js';
@@ -29,4 +37,44 @@ export function defaultKernels(): Kernels {
   if (fma === 'auto' && /^v20\./.test(process.version)) setFlagsFromString('--experimental-wasm-relaxed-simd');
   shared = forced !== 'reference' && wasmSimdAvailable() ? withFusedKernels(createWasmKernels({ fma })) : referenceKernels('f32');
   return shared;
+}
+
+const KERNEL_CHOICES = ['auto', 'native', 'wasm', 'reference'] as const;
+const nativeByThreads = new Map<number, Kernels>();
+let referenceF32: Kernels | undefined;
+
+/** What CHARNN_KERNELS asks for ('auto' when unset or empty); a value it cannot be is the user's mistake. */
+function kernelChoice(): (typeof KERNEL_CHOICES)[number] {
+  const value = process.env.CHARNN_KERNELS ?? '';
+  if (value === '') return 'auto';
+  const choice = KERNEL_CHOICES.find((c) => c === value);
+  if (!choice) throw new CharnnError(`CHARNN_KERNELS must be one of ${KERNEL_CHOICES.join(', ')}, got '${value}'.`);
+  return choice;
+}
+
+/**
+ * The backend a training run uses when none is given: the native kernels splitting their GEMMs across `threads`
+ * (default: the cores Node may use) when they are built and CHARNN_KERNELS allows, else defaultKernels() (whose
+ * threads are the training loop's data-parallel workers). One native backend per thread count is shared by every
+ * run of the process.
+ */
+export function trainingKernels(threads?: number): Kernels {
+  const choice = kernelChoice();
+  if (choice === 'native' && !nativeKernelsAvailable()) {
+    throw new CharnnError(`CHARNN_KERNELS=native, but the native kernels cannot run here: ${nativeUnavailableReason()}.`);
+  }
+  if (choice === 'native' || (choice === 'auto' && nativeKernelsAvailable())) {
+    const n = Math.max(1, Math.min(threads ?? availableParallelism(), 64));
+    let kernels = nativeByThreads.get(n);
+    if (!kernels) {
+      kernels = createNativeKernels({
+        threads: n,
+        adaptive: process.env.CHARNN_NATIVE_ADAPT !== 'off',
+        split: process.env.CHARNN_NATIVE_SPLIT === 'rows' ? 'rows' : 'columns',
+      });
+      nativeByThreads.set(n, kernels);
+    }
+    return kernels;
+  }
+  return choice === 'reference' ? (referenceF32 ??= referenceKernels('f32')) : defaultKernels();
 }

@@ -238,7 +238,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       `${formatCount(paramCount(model))} parameters, ${formatCount(run.vocab.symbols.length)}-symbol vocabulary, ` +
       `${formatCount(run.trainLoader.streamLength * run.training.batchSize)} training characters in batches of ${run.training.batchSize}×${run.training.seqLength} ` +
       `(${run.batchesPerEpoch} iterations per epoch); ` +
-      `budget ${budgetText}; seed ${run.training.seed}; ${run.threads} thread${run.threads === 1 ? '' : 's'}.`,
+      `budget ${budgetText}; seed ${run.training.seed}; ${run.net.kernels.name} kernels on ${run.threads} thread${run.threads === 1 ? '' : 's'}.`,
     );
 
     // --- train ----------------------------------------------------------------------------------------------
@@ -407,6 +407,8 @@ class ProgressReporter {
   private lastEvent: IterationEvent | null = null;
   private lastStats: StepStats | null = null;
   private readonly startIteration: number;
+  private readonly startThreads: number;
+  private saidFewerThreads = false;
 
   constructor(
     private readonly run: TrainingRun,
@@ -416,10 +418,17 @@ class ProgressReporter {
     private readonly sampleText: (iteration: number) => string,
   ) {
     this.startIteration = run.iteration;
+    this.startThreads = run.threads;
   }
 
   iteration(event: IterationEvent): void {
     this.flushJson();
+    // the native kernels measure now and then whether all their threads beat one (not when another process keeps a core busy)
+    if (!this.saidFewerThreads && this.run.threads < this.startThreads) {
+      this.saidFewerThreads = true;
+      const message = `One thread measured faster than ${this.startThreads} (another process is busy on a core): training continues on ${this.run.threads}, and measures again every few seconds.`;
+      this.status.print(message);
+    }
     this.lastEvent = event;
     if (event.stats) {
       this.lastStats = event.stats;
