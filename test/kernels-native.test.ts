@@ -351,6 +351,22 @@ describe.skipIf(!available)('native kernels: buffers and argument checks', () =>
   });
 });
 
+describe.skipIf(!available)('native kernels and subnormal floats', () => {
+  it('flush them to zero inside their calls by default, keep them when asked, and leave JavaScript arithmetic alone', () => {
+    for (const flushSubnormals of [true, false]) {
+      const k = createNativeKernels({ flushSubnormals });
+      const A = k.alloc(1), B = k.alloc(1), C = k.alloc(1);
+      A[0] = 1e-20; B[0] = 1e-20; // the product, 1e-40, is below float32's smallest normal (1.2e-38)
+      k.gemmNN(1, 1, 1, A, 0, 1, B, 0, 1, C, 0, 1, false);
+      if (flushSubnormals) expect(C[0]).toBe(0);
+      else expect(C[0]).toBe(Math.fround(1e-40));
+      // the caller's floating-point mode is restored: a float64 subnormal still survives arithmetic here
+      const tiny = [Number.MIN_VALUE * 2 ** 20, 1.5];
+      expect(tiny[0]! * tiny[1]!).toBeGreaterThan(0);
+    }
+  });
+});
+
 const TEXT = Array.from({ length: 80 }, (_, i) => `${i} quick brown foxes ${i % 3 ? 'jump' : 'nap'} over ${i % 5} lazy dogs\n`).join('');
 
 function runOptions(cell: CellType, kernels: Kernels): NewRunOptions {

@@ -28,6 +28,11 @@ export interface NativeKernelsOptions {
   adaptive?: boolean;
   /** How a GEMM is divided between threads: by output columns (default; each core keeps its share of the weights) or rows. */
   split?: 'columns' | 'rows';
+  /**
+   * Run the kernels with subnormal floats (below 1.2e-38) flushed to zero (default true), as PyTorch does after
+   * torch.set_flush_denormal(True): a saturated LSTM gate makes them, and on x86 each costs ~100 cycles.
+   */
+  flushSubnormals?: boolean;
 }
 
 export interface NativeKernels extends Kernels {
@@ -45,7 +50,7 @@ export interface NativeKernels extends Kernels {
 type Context = object;
 
 interface Addon {
-  createContext(isa: string, threads: number, adaptive: boolean, splitColumns: boolean): Context | null;
+  createContext(isa: string, threads: number, adaptive: boolean, splitColumns: boolean, flushSubnormals: boolean): Context | null;
   threadState(ctx: Context): [number, number, number];
   alloc(length: number): Float32Array;
   packedSize(K: number, N: number): number;
@@ -137,7 +142,7 @@ export function nativeUnavailableReason(): string | undefined {
 export function nativeIsas(): NativeIsa[] {
   const a = loadAddon();
   if (!a) return [];
-  return NATIVE_ISAS.filter((isa) => a.createContext(isa, 1, false, true) !== null);
+  return NATIVE_ISAS.filter((isa) => a.createContext(isa, 1, false, true, true) !== null);
 }
 
 /** The native backend. Check nativeKernelsAvailable() first. */
@@ -147,7 +152,9 @@ export function createNativeKernels(options: NativeKernelsOptions = {}): NativeK
   const maxThreads = options.threads ?? 1;
   assert(Number.isInteger(maxThreads) && maxThreads >= 1 && maxThreads <= 64, `native kernels: threads ${maxThreads} is not 1 … 64`);
   const isa = options.isa ?? nativeIsas()[0]!;
-  const ctx = a.createContext(isa, maxThreads, options.adaptive ?? true, (options.split ?? 'columns') === 'columns');
+  const ctx = a.createContext(
+    isa, maxThreads, options.adaptive ?? true, (options.split ?? 'columns') === 'columns', options.flushSubnormals ?? true,
+  );
   assert(ctx !== null, `native kernels: this CPU does not run the ${isa} kernels`);
 
   return {

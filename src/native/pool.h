@@ -28,6 +28,9 @@
 
 namespace charnn {
 
+/** MXCSR flush-to-zero (bit 15) and denormals-are-zero (bit 6). */
+constexpr unsigned FLUSH_BITS = 0x8040;
+
 using JobFn = void (*)(void* context, int part, int parts);
 
 class Pool {
@@ -37,10 +40,19 @@ class Pool {
   static constexpr int PROBE_CALLS = 48;                 // GEMMs per measurement, half on each setting
   static constexpr int WARMUP_CALLS = 32;                // big GEMMs before the first measurement
 
-  Pool(int threads, bool adaptive) : threads_(threads), active_(threads), adaptive_(adaptive && threads > 1) {
+  /** `flushSubnormals`: helpers run with the CPU's flush-to-zero and denormals-are-zero modes on (see addon.cc). */
+  Pool(int threads, bool adaptive, bool flushSubnormals)
+      : threads_(threads), active_(threads), adaptive_(adaptive && threads > 1) {
     helpers_.reserve(threads - 1);
     for (int w = 0; w + 1 < threads; w++) helpers_.push_back(new Helper());
-    for (Helper* h : helpers_) h->thread = std::thread([h] { h->loop(); });
+    for (Helper* h : helpers_) {
+      h->thread = std::thread([h, flushSubnormals] {
+#if defined(__x86_64__) || defined(__i386__)
+        if (flushSubnormals) _mm_setcsr(_mm_getcsr() | FLUSH_BITS);
+#endif
+        h->loop();
+      });
+    }
   }
 
   ~Pool() {
