@@ -158,6 +158,45 @@ describe.skipIf(!available)('native GEMM on several threads', () => {
   });
 });
 
+describe.skipIf(!available)('native cell steps on several threads', () => {
+  it('give the same bits as one thread (hidden units split between threads, ragged shares)', () => {
+    const [B, H, T] = [50, 100, 2]; // B·H above the parallel threshold; 100 units split at 48
+    const run = (k: Kernels): Float32Array[] => {
+      const random = createRandom('cells-threads');
+      const buf = (length: number, scale = 2) => {
+        const a = k.alloc(length);
+        fill(a, random, scale);
+        return a;
+      };
+      const n = B * H;
+      const outputs: Float32Array[] = [];
+      // lstm
+      const [hs, cs, tanhC, gates] = [buf((T + 1) * n), buf((T + 1) * n), buf(T * n), buf(T * 4 * n, 6)];
+      for (let t = 0; t < T; t++) k.lstmForwardStep(hs, cs, tanhC, gates, B, H, t);
+      const [dgates, dcNext, dhs, dhNext] = [buf(T * 4 * n), buf(n), buf(T * n), buf(n)];
+      for (let t = T - 1; t >= 0; t--) k.lstmBackwardStep(dgates, dcNext, gates, cs, tanhC, dhs, dhNext, B, H, t);
+      outputs.push(...([hs, cs, tanhC, gates, dgates, dcNext] as Float32Array[]));
+      // gru
+      const [ghs, hn, ggates, hProj, bhn] = [buf((T + 1) * n), buf(T * n), buf(T * 3 * n, 5), buf(3 * n), buf(H)];
+      for (let t = 0; t < T; t++) k.gruForwardStep(ghs, hn, ggates, hProj, bhn, B, H, t);
+      const [gd, gdH, dbhn, gdhNext, gdhs] = [buf(T * 3 * n), buf(T * 3 * n), buf(H), buf(n), buf(T * n)];
+      for (let t = T - 1; t >= 0; t--) k.gruBackwardStep(gd, gdH, dbhn, gdhNext, ggates, ghs, hn, gdhs, B, H, t);
+      outputs.push(...([ghs, hn, ggates, gd, gdH, dbhn, gdhNext] as Float32Array[]));
+      // rnn
+      const [rhs, rgates, rd, rdhs, rdhNext] = [buf((T + 1) * n), buf(T * n, 4), buf(T * n), buf(T * n), buf(n)];
+      for (let t = 0; t < T; t++) k.rnnForwardStep(rhs, rgates, B, H, t);
+      for (let t = T - 1; t >= 0; t--) k.rnnBackwardStep(rd, rgates, rdhs, rdhNext, B, H, t);
+      outputs.push(...([rhs, rgates, rd] as Float32Array[]));
+      return outputs;
+    };
+    const expected = run(createNativeKernels({ threads: 1 }));
+    for (const threads of [2, 3]) {
+      const got = run(createNativeKernels({ threads, adaptive: false }));
+      got.forEach((a, i) => expect(a, `${threads} threads, output ${i}`).toEqual(expected[i]));
+    }
+  });
+});
+
 /** The same random contents in a native buffer and a float64 reference one. */
 function pair(k: Kernels, length: number, random: () => number, scale = 3): [FloatArray, FloatArray] {
   const a = k.alloc(length);

@@ -7,6 +7,7 @@
 
 #include <node_api.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -303,6 +304,25 @@ napi_value PackB(napi_env env, napi_callback_info info) {
 }
 
 // --- cells ----------------------------------------------------------------------------------------------------
+//
+// A step big enough to pay for the hand-off is split between the threads by ranges of hidden units (multiples of
+// 16, a vector): every element is computed by the same code whichever thread has it, and gru's dbhn[j] still sums
+// the streams in order, so the bits do not depend on the thread count.
+
+/** Below this many elements (B·H) a cell step runs on the calling thread alone. */
+constexpr long CELL_PARALLEL_MIN = 4096;
+
+template <typename Body>
+void runCells(Context& c, long B, long H, const Body& body) {
+  const int parts = c.pool.threads() > 1 && B * H >= CELL_PARALLEL_MIN && H >= 32 ? c.pool.active() : 1;
+  if (parts == 1) return body(0, H);
+  struct Job { const Body* body; long H; } job{&body, H};
+  c.pool.run(parts, [](void* context, int part, int parts) {
+    const Job& j = *static_cast<const Job*>(context);
+    const auto bound = [&](int p) { return p == parts ? j.H : std::min(j.H, (j.H * p / parts + 8) / 16 * 16); };
+    (*j.body)(bound(part), bound(part + 1));
+  }, &job);
+}
 
 // lstmForwardStep(ctx, hs, cs, tanhC, gates, B, H, t)
 napi_value LstmForwardStep(napi_env env, napi_callback_info info) {
@@ -319,7 +339,8 @@ napi_value LstmForwardStep(napi_env env, napi_callback_info info) {
       !inside(env, tanhC.length, 0, (t + 1) * n - 1, "tanhC") || !inside(env, gates.length, 0, (t + 1) * 4 * n - 1, "gates")) {
     return nullptr;
   }
-  call.context->table->lstmForwardStep(hs.data, cs.data, tanhC.data, gates.data, B, H, t);
+  const Table* k = call.context->table;
+  runCells(*call.context, B, H, [&](long j0, long j1) { k->lstmForwardStep(hs.data, cs.data, tanhC.data, gates.data, B, H, t, j0, j1); });
   return undefinedValue(env);
 }
 
@@ -341,7 +362,10 @@ napi_value LstmBackwardStep(napi_env env, napi_callback_info info) {
       !inside(env, dhNext.length, 0, n - 1, "dhNext")) {
     return nullptr;
   }
-  call.context->table->lstmBackwardStep(dgates.data, dcNext.data, gates.data, cs.data, tanhC.data, dhs.data, dhNext.data, B, H, t);
+  const Table* k = call.context->table;
+  runCells(*call.context, B, H, [&](long j0, long j1) {
+    k->lstmBackwardStep(dgates.data, dcNext.data, gates.data, cs.data, tanhC.data, dhs.data, dhNext.data, B, H, t, j0, j1);
+  });
   return undefinedValue(env);
 }
 
@@ -357,7 +381,8 @@ napi_value RnnForwardStep(napi_env env, napi_callback_info info) {
   }
   const long n = B * H;
   if (!inside(env, hs.length, 0, (t + 2) * n - 1, "hs") || !inside(env, gates.length, 0, (t + 1) * n - 1, "gates")) return nullptr;
-  call.context->table->rnnForwardStep(hs.data, gates.data, B, H, t);
+  const Table* k = call.context->table;
+  runCells(*call.context, B, H, [&](long j0, long j1) { k->rnnForwardStep(hs.data, gates.data, B, H, t, j0, j1); });
   return undefinedValue(env);
 }
 
@@ -376,7 +401,8 @@ napi_value RnnBackwardStep(napi_env env, napi_callback_info info) {
       !inside(env, dhs.length, 0, (t + 1) * n - 1, "dhs") || !inside(env, dhNext.length, 0, n - 1, "dhNext")) {
     return nullptr;
   }
-  call.context->table->rnnBackwardStep(dgates.data, gates.data, dhs.data, dhNext.data, B, H, t);
+  const Table* k = call.context->table;
+  runCells(*call.context, B, H, [&](long j0, long j1) { k->rnnBackwardStep(dgates.data, gates.data, dhs.data, dhNext.data, B, H, t, j0, j1); });
   return undefinedValue(env);
 }
 
@@ -396,7 +422,8 @@ napi_value GruForwardStep(napi_env env, napi_callback_info info) {
       !inside(env, bhn.length, 0, H - 1, "bhn")) {
     return nullptr;
   }
-  call.context->table->gruForwardStep(hs.data, hn.data, gates.data, hProj.data, bhn.data, B, H, t);
+  const Table* k = call.context->table;
+  runCells(*call.context, B, H, [&](long j0, long j1) { k->gruForwardStep(hs.data, hn.data, gates.data, hProj.data, bhn.data, B, H, t, j0, j1); });
   return undefinedValue(env);
 }
 
@@ -418,7 +445,10 @@ napi_value GruBackwardStep(napi_env env, napi_callback_info info) {
       !inside(env, hn.length, 0, (t + 1) * n - 1, "hn") || !inside(env, dhs.length, 0, (t + 1) * n - 1, "dhs")) {
     return nullptr;
   }
-  call.context->table->gruBackwardStep(dgates.data, dgatesH.data, dbhn.data, dhNext.data, gates.data, hs.data, hn.data, dhs.data, B, H, t);
+  const Table* k = call.context->table;
+  runCells(*call.context, B, H, [&](long j0, long j1) {
+    k->gruBackwardStep(dgates.data, dgatesH.data, dbhn.data, dhNext.data, gates.data, hs.data, hn.data, dhs.data, B, H, t, j0, j1);
+  });
   return undefinedValue(env);
 }
 

@@ -283,8 +283,10 @@ static inline float tanhf_(float x) {
 }
 
 // --- cells, one step (equations in src/kernels/reference.ts) ----------------------------------------------------
+//
+// Each computes hidden units j0 … j1-1 of every stream: threads take disjoint ranges of units (addon.cc).
 
-static void lstmForwardStep(float* hs, float* cs, float* tanhC, float* gates, long B, long H, long t) {
+static void lstmForwardStep(float* hs, float* cs, float* tanhC, float* gates, long B, long H, long t, long j0, long j1) {
   const long G = 4 * H, prev = t * B * H, next = prev + B * H;
   for (long b = 0; b < B; b++) {
     float* __restrict gi = gates + (t * B + b) * G;
@@ -296,7 +298,7 @@ static void lstmForwardStep(float* hs, float* cs, float* tanhC, float* gates, lo
     float* __restrict tc = tanhC + prev + b * H;
     float* __restrict h = hs + next + b * H;
 #pragma GCC ivdep
-    for (long j = 0; j < H; j++) {
+    for (long j = j0; j < j1; j++) {
       const float i = sigmoidf_(gi[j]), f = sigmoidf_(gf[j]), g = tanhf_(gg[j]), o = sigmoidf_(go[j]);
       gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
       // c_t = f ⊙ c_{t-1} + i ⊙ g,  h_t = o ⊙ tanh(c_t)
@@ -310,7 +312,7 @@ static void lstmForwardStep(float* hs, float* cs, float* tanhC, float* gates, lo
 }
 
 static void lstmBackwardStep(float* dgates, float* dcNext, const float* gates, const float* cs, const float* tanhC,
-                             const float* dhs, const float* dhNext, long B, long H, long t) {
+                             const float* dhs, const float* dhNext, long B, long H, long t, long j0, long j1) {
   const long G = 4 * H, prev = t * B * H;
   for (long b = 0; b < B; b++) {
     const float* __restrict g0 = gates + (t * B + b) * G;
@@ -321,7 +323,7 @@ static void lstmBackwardStep(float* dgates, float* dcNext, const float* gates, c
     const float* __restrict dhN = dhNext + b * H;
     float* __restrict dcN = dcNext + b * H;
 #pragma GCC ivdep
-    for (long j = 0; j < H; j++) {
+    for (long j = j0; j < j1; j++) {
       const float i = g0[j], f = g0[H + j], g = g0[2 * H + j], o = g0[3 * H + j], tc = tcRow[j];
       // dh = dh from above + dh from step t+1
       const float dh = dhRow[j] + dhN[j];
@@ -337,27 +339,33 @@ static void lstmBackwardStep(float* dgates, float* dcNext, const float* gates, c
   }
 }
 
-static void rnnForwardStep(float* hs, float* gates, long B, long H, long t) {
-  float* __restrict a = gates + t * B * H;
-  float* __restrict h = hs + (t + 1) * B * H;
-  for (long e = 0; e < B * H; e++) {
-    const float v = tanhf_(a[e]);
-    a[e] = v;
-    h[e] = v;
+static void rnnForwardStep(float* hs, float* gates, long B, long H, long t, long j0, long j1) {
+  for (long b = 0; b < B; b++) {
+    float* __restrict a = gates + (t * B + b) * H;
+    float* __restrict h = hs + ((t + 1) * B + b) * H;
+    for (long j = j0; j < j1; j++) {
+      const float v = tanhf_(a[j]);
+      a[j] = v;
+      h[j] = v;
+    }
   }
 }
 
-static void rnnBackwardStep(float* dgates, const float* gates, const float* dhs, const float* dhNext, long B, long H, long t) {
-  const long off = t * B * H;
-  float* __restrict d = dgates + off;
-  const float* __restrict h = gates + off;
-  const float* __restrict dh = dhs + off;
-  const float* __restrict dn = dhNext;
-  // da = (dh from above + dh from t+1) ⊙ (1 - h²)
-  for (long e = 0; e < B * H; e++) d[e] = (dh[e] + dn[e]) * (1.0f - h[e] * h[e]);
+static void rnnBackwardStep(float* dgates, const float* gates, const float* dhs, const float* dhNext, long B, long H, long t,
+                            long j0, long j1) {
+  for (long b = 0; b < B; b++) {
+    const long off = (t * B + b) * H;
+    float* __restrict d = dgates + off;
+    const float* __restrict h = gates + off;
+    const float* __restrict dh = dhs + off;
+    const float* __restrict dn = dhNext + b * H;
+    // da = (dh from above + dh from t+1) ⊙ (1 - h²)
+    for (long j = j0; j < j1; j++) d[j] = (dh[j] + dn[j]) * (1.0f - h[j] * h[j]);
+  }
 }
 
-static void gruForwardStep(float* hs, float* hn, float* gates, const float* hProj, const float* bhn, long B, long H, long t) {
+static void gruForwardStep(float* hs, float* hn, float* gates, const float* hProj, const float* bhn, long B, long H, long t,
+                           long j0, long j1) {
   const long G = 3 * H, prev = t * B * H, next = prev + B * H;
   for (long b = 0; b < B; b++) {
     float* __restrict g0 = gates + (t * B + b) * G;
@@ -366,7 +374,7 @@ static void gruForwardStep(float* hs, float* hn, float* gates, const float* hPro
     const float* __restrict hPrev = hs + prev + b * H;
     float* __restrict hNext = hs + next + b * H;
 #pragma GCC ivdep
-    for (long j = 0; j < H; j++) {
+    for (long j = j0; j < j1; j++) {
       const float r = sigmoidf_(g0[j] + p0[j]);
       const float z = sigmoidf_(g0[H + j] + p0[H + j]);
       const float hnj = p0[2 * H + j] + bhn[j];
@@ -379,7 +387,7 @@ static void gruForwardStep(float* hs, float* hn, float* gates, const float* hPro
 }
 
 static void gruBackwardStep(float* dgates, float* dgatesH, float* dbhn, float* dhNext, const float* gates, const float* hs,
-                            const float* hn, const float* dhs, long B, long H, long t) {
+                            const float* hn, const float* dhs, long B, long H, long t, long j0, long j1) {
   const long G = 3 * H, prev = t * B * H;
   for (long b = 0; b < B; b++) {
     const float* __restrict g0 = gates + (t * B + b) * G;
@@ -391,7 +399,7 @@ static void gruBackwardStep(float* dgates, float* dgatesH, float* dbhn, float* d
     float* __restrict dhN = dhNext + b * H;
     float* __restrict db = dbhn;
 #pragma GCC ivdep
-    for (long j = 0; j < H; j++) {
+    for (long j = j0; j < j1; j++) {
       const float r = g0[j], z = g0[H + j], n = g0[2 * H + j];
       const float dh = dhRow[j] + dhN[j];
       // dn = dh * (1 - z), through tanh; dz = dh * (h_{t-1} - n), through σ; dr = dan * (h·Wh_n + bhn), through σ

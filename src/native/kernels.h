@@ -45,14 +45,17 @@ struct Table {
   /** dst = op(B) (K×N) as panels; W is K×N, or N×K when transposed. */
   void (*packB)(float* dst, const float* W, long K, long N, bool transposed);
 
-  void (*lstmForwardStep)(float* hs, float* cs, float* tanhC, float* gates, long B, long H, long t);
+  // cell steps over hidden units [j0, j1) of every stream (a thread's share; 0, H for all)
+  void (*lstmForwardStep)(float* hs, float* cs, float* tanhC, float* gates, long B, long H, long t, long j0, long j1);
   void (*lstmBackwardStep)(float* dgates, float* dcNext, const float* gates, const float* cs, const float* tanhC,
-                           const float* dhs, const float* dhNext, long B, long H, long t);
-  void (*rnnForwardStep)(float* hs, float* gates, long B, long H, long t);
-  void (*rnnBackwardStep)(float* dgates, const float* gates, const float* dhs, const float* dhNext, long B, long H, long t);
-  void (*gruForwardStep)(float* hs, float* hn, float* gates, const float* hProj, const float* bhn, long B, long H, long t);
+                           const float* dhs, const float* dhNext, long B, long H, long t, long j0, long j1);
+  void (*rnnForwardStep)(float* hs, float* gates, long B, long H, long t, long j0, long j1);
+  void (*rnnBackwardStep)(float* dgates, const float* gates, const float* dhs, const float* dhNext, long B, long H, long t,
+                          long j0, long j1);
+  void (*gruForwardStep)(float* hs, float* hn, float* gates, const float* hProj, const float* bhn, long B, long H, long t,
+                         long j0, long j1);
   void (*gruBackwardStep)(float* dgates, float* dgatesH, float* dbhn, float* dhNext, const float* gates, const float* hs,
-                          const float* hn, const float* dhs, long B, long H, long t);
+                          const float* hn, const float* dhs, long B, long H, long t, long j0, long j1);
 
   void (*embedRows)(float* out, long N, long G, const int32_t* ids, const float* W, const float* bias);
   void (*addBiasRows)(float* out, long N, long G, const float* bias);
