@@ -177,23 +177,38 @@ static void packB(float* dst, const float* W, long K, long N, bool transposed) {
 
 // --- the loop nest --------------------------------------------------------------------------------------------
 
+// gemmTN reads A down its columns: element (i, k) at A[k·lda + i], a cache line per k for each row block, which
+// with the panel overflows L1. So each row block of an MC-row group is first copied to `packedA` as kc×rows
+// (element (r, k) at k·rows + r: one contiguous stream). The values and their order of use are unchanged.
 template <bool TA>
 static void sweep(const Gemm& g, long m0, long m1, long kc, const float* Ak, const float* panels, long panelStride,
-                  long c0, long nc, bool loadC) {
+                  long c0, long nc, bool loadC, float* packedA) {
   for (long r0 = m0; r0 < m1; r0 += MC) {
     const long r1 = r0 + MC < m1 ? r0 + MC : m1;
     // balanced row blocks: 50 rows are five blocks of 10, not four of 12 and one of 2
     const long rows = r1 - r0;
     const long blocks = (rows + MR_MAX - 1) / MR_MAX;
+    if (TA) {
+      long i = r0;
+      for (long b = 0; b < blocks; b++) {
+        const long next = r0 + (rows * (b + 1)) / blocks, height = next - i;
+        float* dst = packedA + (i - r0) * kc;
+        for (long k = 0; k < kc; k++) {
+          const float* src = Ak + k * g.lda + i;
+          for (long r = 0; r < height; r++) dst[k * height + r] = src[r];
+        }
+        i = next;
+      }
+    }
     for (long q = 0; q * PANEL < nc; q++) {
       const int ncols = int(nc - q * PANEL < PANEL ? nc - q * PANEL : PANEL);
       const float* P = panels + q * panelStride;
       float* Cq = g.C + c0 + q * PANEL;
       long i = r0;
       for (long b = 0; b < blocks; b++) {
-        const long next = r0 + (rows * (b + 1)) / blocks;
-        const float* Ai = TA ? Ak + i : Ak + i * g.lda;
-        kernelRows<TA>(int(next - i), kc, Ai, g.lda, P, Cq + i * g.ldc, g.ldc, loadC, ncols);
+        const long next = r0 + (rows * (b + 1)) / blocks, height = next - i;
+        if (TA) kernelRows<true>(int(height), kc, packedA + (i - r0) * kc, height, P, Cq + i * g.ldc, g.ldc, loadC, ncols);
+        else kernelRows<false>(int(height), kc, Ak + i * g.lda, g.lda, P, Cq + i * g.ldc, g.ldc, loadC, ncols);
         i = next;
       }
     }
@@ -227,8 +242,9 @@ static void gemmPart(const Gemm& g, long m0, long m1, long n0, long n1, float* s
         panels = scratch;
         panelStride = kc * PANEL;
       }
-      if (TA) sweep<true>(g, m0, m1, kc, Ak, panels, panelStride, c0, nc, loadC);
-      else sweep<false>(g, m0, m1, kc, Ak, panels, panelStride, c0, nc, loadC);
+      float* packedA = scratch + SCRATCH_B_FLOATS;
+      if (TA) sweep<true>(g, m0, m1, kc, Ak, panels, panelStride, c0, nc, loadC, packedA);
+      else sweep<false>(g, m0, m1, kc, Ak, panels, panelStride, c0, nc, loadC, packedA);
     }
   }
 }

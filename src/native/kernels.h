@@ -24,8 +24,9 @@ constexpr int KC = 256;     // reduction block: one panel slice (KC×PANEL float
 constexpr int NC = 1024;    // columns of B packed at a time by an unpacked GEMM (KC×NC floats, 1 MB of scratch)
 constexpr int MC = 120;     // rows of A swept against one panel slice before the next (A block ~120 KB, in L2)
 
-/** Floats of per-thread scratch an unpacked GEMM packs B into. */
-constexpr size_t SCRATCH_FLOATS = size_t(KC) * NC;
+/** Floats of per-thread scratch: the panels an unpacked GEMM packs B into, then an MC×KC block of A (gemmTN). */
+constexpr size_t SCRATCH_B_FLOATS = size_t(KC) * NC;
+constexpr size_t SCRATCH_FLOATS = SCRATCH_B_FLOATS + size_t(MC) * KC;
 
 enum Form { FORM_NN = 0, FORM_NT = 1, FORM_TN = 2, FORM_PACKED = 3 };
 
