@@ -265,7 +265,7 @@ static inline float expf_(float x) {
   // -fno-trapping-math); exact for the clamped range
   const float v = x * 1.44269504088896341f + 0.5f;
   const float truncated = float(int32_t(v));
-  const float n = truncated - (truncated > v ? 1.0f : 0.0f);
+  const float n = truncated - blend(truncated > v, 1.0f, 0.0f);
   // r = x - n·ln2, with ln2 split in a part exact in float32 and the rest
   float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
