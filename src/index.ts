@@ -19,4 +19,4 @@ export { renderHeatmap, renderLegend, renderTopTable, type Coloring } from './in
 export { renderPage, type PageOptions } from './inspect/html.js';
 export type { LayerStats, StepStats } from './inspect/stats.js';
 export { CharnnError } from './errors.js';
-export { defaultKernels, referenceKernels, type Kernels } from './kernels/index.js';
+export { defaultKernels, referenceKernels, trainingKernels, type Kernels } from './kernels/index.js';

@@ -41,6 +41,8 @@ const arms: Arm[] = [
 if (nativeKernelsAvailable()) {
   arms.push({ name: 'native 1t', kernels: () => createNativeKernels({ threads: 1 }), threads: 1 });
   arms.push({ name: `native 2t (${split})`, kernels: () => createNativeKernels({ threads: 2, adaptive: false, split }), threads: 1 });
+  // what charnn train runs: 2 threads, falling back to 1 while that measures faster
+  arms.push({ name: `native 2t adaptive`, kernels: () => createNativeKernels({ threads: 2, adaptive: true, split }), threads: 1 });
 }
 
 const configs = [
