@@ -200,37 +200,85 @@ napi_value undefinedValue(napi_env env) {
 
 // --- GEMM -----------------------------------------------------------------------------------------------------
 
-struct GemmJob {
-  const Table* table;
-  Gemm g;
-  bool columns;
-  std::vector<float*>* scratch;
+// A GEMM on several threads is cut into units: groups of panels (columns split, the default) or of rows. Thread p
+// owns a contiguous range of units and works through it from the front, so on a quiet machine each core keeps
+// touching the same columns of the weights, step after step; a thread that runs out takes units from the back of
+// another's range, so a helper that lost its core to another process delays the GEMM by at most the unit it holds.
+// Which thread computes a unit never changes its bits (kernels.h).
+
+/** Units per thread of a split GEMM: enough to rebalance, few enough that each is tens of microseconds. */
+constexpr long UNITS_PER_THREAD = 8;
+/** A row unit is at least this tall, so the micro-kernels still run full row blocks. */
+constexpr long MIN_UNIT_ROWS = 12;
+constexpr int MAX_PARTS = 64;
+
+/** A range of units [front, back) claimed from both ends: front << 32 | back in one atomic word. */
+struct UnitRange {
+  std::atomic<uint64_t> word{0};
+  void set(uint32_t front, uint32_t back) { word.store(uint64_t(front) << 32 | back, std::memory_order_relaxed); }
+  long claim(bool fromFront) {
+    uint64_t v = word.load(std::memory_order_relaxed);
+    for (;;) {
+      const uint32_t front = uint32_t(v >> 32), back = uint32_t(v);
+      if (front >= back) return -1;
+      const uint64_t next = fromFront ? uint64_t(front + 1) << 32 | back : uint64_t(front) << 32 | (back - 1);
+      if (word.compare_exchange_weak(v, next, std::memory_order_relaxed)) return fromFront ? front : back - 1;
+    }
+  }
 };
+
+struct GemmJob {
+  const Table* table = nullptr;
+  Gemm g{};
+  std::vector<float*>* scratch = nullptr;
+  bool columns = true;
+  long unit = 0;  // panels (columns split) or rows per unit
+  UnitRange ranges[MAX_PARTS];
+};
+
+void gemmUnit(const GemmJob& job, long u, float* scratch) {
+  const Gemm& g = job.g;
+  if (job.columns) {
+    const long n0 = u * job.unit * PANEL, n1 = std::min(g.N, (u + 1) * job.unit * PANEL);
+    job.table->gemmPart(g, 0, g.M, n0, n1, scratch);
+  } else {
+    job.table->gemmPart(g, u * job.unit, std::min(g.M, (u + 1) * job.unit), 0, g.N, scratch);
+  }
+}
 
 void gemmJob(void* context, int part, int parts) {
   GemmJob& job = *static_cast<GemmJob*>(context);
-  const Gemm& g = job.g;
-  if (parts == 1) return job.table->gemmPart(g, 0, g.M, 0, g.N, (*job.scratch)[part]);
-  if (job.columns) {
-    const long panels = (g.N + PANEL - 1) / PANEL;
-    const long p0 = panels * part / parts, p1 = panels * (part + 1) / parts;
-    const long n1 = p1 * PANEL < g.N ? p1 * PANEL : g.N;
-    job.table->gemmPart(g, 0, g.M, p0 * PANEL, n1, (*job.scratch)[part]);
-  } else {
-    job.table->gemmPart(g, g.M * part / parts, g.M * (part + 1) / parts, 0, g.N, (*job.scratch)[part]);
+  float* scratch = (*job.scratch)[part];
+  for (long u; (u = job.ranges[part].claim(true)) >= 0;) gemmUnit(job, u, scratch);
+  for (int o = 1; o < parts; o++) {
+    UnitRange& other = job.ranges[(part + o) % parts];
+    for (long u; (u = other.claim(false)) >= 0;) gemmUnit(job, u, scratch);
   }
 }
 
 void runGemm(Context& c, const Gemm& g) {
   if (g.M == 0 || g.N == 0) return;
-  GemmJob job{c.table, g, c.splitColumns, &c.scratch};
+  GemmJob job;
+  job.table = c.table;
+  job.g = g;
+  job.scratch = &c.scratch;
   const double flops = 2.0 * double(g.M) * double(g.N) * double(g.K);
-  if (c.pool.threads() == 1 || flops < PARALLEL_MIN_FLOP) return gemmJob(&job, 0, 1);
+  if (c.pool.threads() == 1 || flops < PARALLEL_MIN_FLOP) return c.table->gemmPart(g, 0, g.M, 0, g.N, c.scratch[0]);
+  int parts = std::min(c.pool.partsForBigJob(), MAX_PARTS);
   const long panels = (g.N + PANEL - 1) / PANEL;
-  int parts = c.pool.partsForBigJob();
   // columns need at least two panels per thread to balance (a 65-wide output is 3 panels: split its rows)
   job.columns = c.splitColumns && panels >= 2 * parts;
-  if (!job.columns && g.M < parts) parts = 1;
+  long units;
+  if (job.columns) {
+    units = std::min(panels, UNITS_PER_THREAD * parts);
+    job.unit = (panels + units - 1) / units;
+    units = (panels + job.unit - 1) / job.unit;
+  } else {
+    job.unit = std::max(MIN_UNIT_ROWS, (g.M + UNITS_PER_THREAD * parts - 1) / (UNITS_PER_THREAD * parts));
+    units = (g.M + job.unit - 1) / job.unit;
+  }
+  if (units < parts) parts = int(units);
+  for (int p = 0; p < parts; p++) job.ranges[p].set(uint32_t(units * p / parts), uint32_t(units * (p + 1) / parts));
   const int64_t started = Pool::nowNs();
   c.pool.run(parts, gemmJob, &job);
   c.pool.recordBigJob(parts, Pool::nowNs() - started, flops);
