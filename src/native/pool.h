@@ -36,7 +36,7 @@ using JobFn = void (*)(void* context, int part, int parts);
 class Pool {
  public:
   static constexpr int64_t SPIN_NS = 200'000;            // a helper polls this long before sleeping
-  static constexpr int64_t PROBE_INTERVAL_NS = 3'000'000'000;  // between two measurements of 1 vs all threads
+  static constexpr int64_t PROBE_INTERVAL_NS = 1'000'000'000;  // between two measurements of 1 vs all threads (load changes fast)
   static constexpr int PROBE_CALLS = 48;                 // GEMMs per measurement, half on each setting
   static constexpr int WARMUP_CALLS = 32;                // big GEMMs before the first measurement
 
