@@ -2,10 +2,13 @@
 // (B 50 × T 50, tiny-shakespeare's 65 symbols), arms interleaved so that a change in machine load hits all of them;
 // prints median and spread of chars/s per arm, the load averages, and the GEMM GFLOP/s on the 3×512 shapes.
 //
-//   node dist/native/bench-native.js [--repeats 5] [--only 3x512] [--split rows] [--no-gemm]
+//   node dist/native/bench-native.js [--repeats 5] [--only 3x512] [--split rows] [--no-gemm] [--when-idle]
+//
+// --when-idle: before each repeat, wait (up to a minute) for a second in which the machine's cores were nearly all
+// idle (/proc/stat), so that two-thread arms meet a free second core; the idle share seen is printed per config.
 
 import { readFileSync, existsSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { corpusFromText } from '../data/corpus.js';
@@ -51,6 +54,31 @@ const configs = [
 ].filter((c) => !only || c.name === only);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const whenIdle = args.includes('--when-idle');
+
+/** Idle cores over the last second, from /proc/stat (Linux); NaN where it cannot be read. */
+function idleCores(): number {
+  const read = () => readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  try {
+    const before = read();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    const delta = read().map((x, i) => x - before[i]!);
+    const total = delta.reduce((sum, x) => sum + x, 0);
+    return (cpus().length * (delta[3]! + delta[4]!)) / total;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Waits up to a minute for a second with at least all but 0.2 of the cores idle; returns the idle cores seen. */
+function waitForIdle(): number {
+  let idle = NaN;
+  for (let tries = 0; tries < 60; tries++) {
+    idle = idleCores();
+    if (!(idle < cpus().length - 0.2)) break;
+  }
+  return idle;
+}
 
 for (const config of configs) {
   const runs = arms.map((arm) => TrainingRun.create({
@@ -65,7 +93,9 @@ for (const config of configs) {
   for (const run of runs) for (let i = 0; i < 2; i++) run.step(); // warm-up: first-touch pages, JIT
   const rates: number[][] = arms.map(() => []);
   const load: number[] = [];
+  const idle: number[] = [];
   for (let r = 0; r < repeats; r++) {
+    if (whenIdle) idle.push(waitForIdle());
     load.push(loadavg()[0]!);
     for (let a = 0; a < arms.length; a++) {
       const started = performance.now();
@@ -74,7 +104,10 @@ for (const config of configs) {
     }
   }
   for (const run of runs) run.close();
-  console.log(`LSTM ${config.name}, chars/s (median of ${repeats}, [min … max]); 1-min load average ${Math.min(...load).toFixed(2)} … ${Math.max(...load).toFixed(2)}`);
+  console.log(
+    `LSTM ${config.name}, chars/s (median of ${repeats}, [min … max]); 1-min load average ${Math.min(...load).toFixed(2)} … ${Math.max(...load).toFixed(2)}` +
+    (whenIdle ? `; idle cores before each repeat ${idle.map((x) => x.toFixed(2)).join(' ')}` : ''),
+  );
   for (let a = 0; a < arms.length; a++) {
     const xs = rates[a]!;
     console.log(`  ${arms[a]!.name.padEnd(20)} ${Math.round(median(xs)).toString().padStart(7)}  [${Math.round(Math.min(...xs))} … ${Math.round(Math.max(...xs))}]`);
