@@ -96,7 +96,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--sample-every <iters>', 'print a short sample to stderr every this many iterations', wholeNumber('--sample-every', 1))
     .option('--json', 'write one JSON object per iteration to stdout instead of the live status line', false)
     .option('--raw', 'train on raw bytes instead of UTF-8 characters', false)
-    .option('--threads <n>', 'threads a training step is split across (default: one per CPU core, at most --batch-size)', wholeNumber('--threads', 1, 256))
+    .option('--threads <n>', 'threads a training step is split across (default: one per CPU core; with the WebAssembly kernels at most --batch-size)', wholeNumber('--threads', 1, 256))
     .option('--stats [every]', `per-layer hidden-state mean/variance, saturation and gradient norms every n iterations (default ${DEFAULT_STATS_EVERY}), in the status line and --json`, wholeNumber('--stats', 1))
     .addHelpText('after', `
 Examples:
