@@ -92,6 +92,7 @@ for (const config of configs) {
   }));
   for (const run of runs) for (let i = 0; i < 2; i++) run.step(); // warm-up: first-touch pages, JIT
   const rates: number[][] = arms.map(() => []);
+  const cpuRates: number[][] = arms.map(() => []); // chars per CPU second of the process: what neighbours disturb least
   const load: number[] = [];
   const idle: number[] = [];
   for (let r = 0; r < repeats; r++) {
@@ -99,8 +100,11 @@ for (const config of configs) {
     load.push(loadavg()[0]!);
     for (let a = 0; a < arms.length; a++) {
       const started = performance.now();
+      const cpuStarted = process.cpuUsage();
       for (let i = 0; i < config.steps; i++) runs[a]!.step();
+      const cpu = process.cpuUsage(cpuStarted);
       rates[a]!.push((config.steps * 50 * 50) / ((performance.now() - started) / 1000));
+      cpuRates[a]!.push((config.steps * 50 * 50) / ((cpu.user + cpu.system) / 1e6));
     }
   }
   for (const run of runs) run.close();
@@ -110,7 +114,10 @@ for (const config of configs) {
   );
   for (let a = 0; a < arms.length; a++) {
     const xs = rates[a]!;
-    console.log(`  ${arms[a]!.name.padEnd(20)} ${Math.round(median(xs)).toString().padStart(7)}  [${Math.round(Math.min(...xs))} … ${Math.round(Math.max(...xs))}]`);
+    console.log(
+      `  ${arms[a]!.name.padEnd(20)} ${Math.round(median(xs)).toString().padStart(7)}  [${Math.round(Math.min(...xs))} … ${Math.round(Math.max(...xs))}]` +
+      `   per CPU second ${Math.round(median(cpuRates[a]!))}`,
+    );
   }
 }
 
