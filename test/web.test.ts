@@ -28,8 +28,8 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
   let model: string;
   const opened: Array<{ page: Page; requests: string[]; errors: string[]; url: string }> = [];
 
-  const cli = async (args: string[]) => {
-    const result = await runCharnn(args, { cwd: dir });
+  const cli = async (args: string[], env?: Record<string, string>) => {
+    const result = await runCharnn(args, { cwd: dir, env });
     expect(result.stderr.includes('Error') ? result.stderr : '').toBe('');
     expect(result.code).toBe(0);
     return result;
@@ -213,8 +213,9 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     expect(await outputWhenDone(page)).toBe(sampled.text);
     const info = await cli(['info', path]);
     expect(info.text + info.stderr).toContain('140');
-    // the page's defaults are charnn train's: the CLI on one thread trains the same weights
-    await cli(['train', NAMES, '--layers', '1', '--hidden', '32', '--max-iters', '140', '--threads', '1', '--checkpoint-dir', 'same', '--json']);
+    // the page's defaults are charnn train's: the CLI on one thread, on the same (WebAssembly) kernels as the page,
+    // trains the same weights
+    await cli(['train', NAMES, '--layers', '1', '--hidden', '32', '--max-iters', '140', '--threads', '1', '--checkpoint-dir', 'same', '--json'], { CHARNN_KERNELS: 'wasm' });
     const fromCli = await decodeCheckpoint(readFileSync(join(dir, 'same', readdirSync(join(dir, 'same')).sort().pop()!)), 'cli');
     const fromPage = await decodeCheckpoint(readFileSync(path), 'page');
     expect(fromPage.header.training).toEqual(fromCli.header.training);

@@ -28,6 +28,6 @@ export { checkpointToSafetensors, modelToSafetensors, safetensorsToCheckpoint } 
 export { checkpointToOnnx, modelToOnnx } from './interop/onnx.js';
 export { decodeSafetensors, encodeSafetensors } from './interop/safetensors.js';
 export { CharnnError } from './errors.js';
-export { defaultKernels, setPlatform, type Platform } from './platform.js';
+export { defaultKernels, setPlatform, trainingKernels, type Platform } from './platform.js';
 export { referenceKernels } from './kernels/reference.js';
 export type { Kernels } from './kernels/types.js';

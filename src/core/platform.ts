@@ -50,8 +50,12 @@ export interface Platform {
    * a seeded sample must be the same text in Node and in every browser.
    */
   defaultKernels(): Kernels;
-  /** The backend TrainingRun.create/resume use when given none (Node: the FMA build where it runs); default: defaultKernels. */
-  trainingKernels?(): Kernels;
+  /**
+   * The backend TrainingRun.create/resume use when given none, for a run on `threads` threads (Node: the native
+   * kernels where they are built, which split their work across that many threads themselves, else the FMA build
+   * where it runs); default: defaultKernels.
+   */
+  trainingKernels?(threads: number): Kernels;
   /** Threads a training step uses when the caller names none. */
   defaultThreads(): number;
   /** A step split across `threads` threads, or undefined where this platform cannot (then the step runs here). */
@@ -108,7 +112,7 @@ export function defaultKernels(): Kernels {
   return current.defaultKernels();
 }
 
-/** The platform's compute backend for training runs. */
-export function trainingKernels(): Kernels {
-  return current.trainingKernels?.() ?? current.defaultKernels();
+/** The platform's compute backend for a training run on `threads` threads (default: the platform's thread count). */
+export function trainingKernels(threads = current.defaultThreads()): Kernels {
+  return current.trainingKernels?.(threads) ?? current.defaultKernels();
 }

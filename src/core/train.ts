@@ -125,9 +125,9 @@ export class TrainingRun {
     }
   }
 
-  /** Threads the training step runs on. */
+  /** Threads the training step runs on: the data-parallel workers, or the kernels' own (native) threads. */
   get threads(): number {
-    return this.parallel?.threads ?? this.biParallel?.threads ?? 1;
+    return this.parallel?.threads ?? this.biParallel?.threads ?? this.net.kernels.threads ?? 1;
   }
 
   /** Stops the worker threads, if any (they do not keep the process alive; this frees them early). */
@@ -141,7 +141,7 @@ export class TrainingRun {
   /** A fresh run: weights initialised from the seed, hidden state zero, iteration 0. */
   static create(options: NewRunOptions): TrainingRun {
     validateTrainConfig(options.training);
-    const kernels = options.kernels ?? trainingKernels();
+    const kernels = options.kernels ?? trainingKernels(resolveThreads(options.threads));
     const config: ModelConfig = { ...options.model, vocabSize: options.corpus.vocab.symbols.length };
     const net = createNetwork(kernels, config);
     if (options.initParams) {
@@ -177,7 +177,7 @@ export class TrainingRun {
         `The corpus has a different vocabulary from the checkpoint ${path} (${corpus.vocab.symbols.length} vs ${vocab.symbols.length} characters): resume with the corpus it was trained on.`,
       );
     }
-    const net = createNetwork(options.kernels ?? trainingKernels(), h.model);
+    const net = createNetwork(options.kernels ?? trainingKernels(resolveThreads(options.threads)), h.model);
     const run = new TrainingRun({
       net, vocab, training: h.training, runName: h.runName, corpusName: options.corpusName ?? h.corpus.name,
       corpus, random: createRandom('', h.randomState), threads: options.threads,

@@ -9,6 +9,9 @@
 // an engine that rejects the relaxed module falls back to it (wasmRelaxedSimdAvailable validates the bytes).
 // CHARNN_KERNELS=reference forces the plain TypeScript kernels (for comparisons).
 //
+// Training may also run on the native kernels (node/native, built at npm install where a C++ compiler exists):
+// they are preferred where built, and CHARNN_KERNELS=native|wasm|reference forces a choice for training.
+//
 // FMA is for training only: loaded models (sample, step, evaluate, fill) run the plain SIMD build, because relaxed
 // SIMD may or may not fuse depending on the engine, and a seeded sample must be the same text here and in a page.
 
@@ -16,7 +19,10 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { portableKernels, setPlatform, type Platform } from '../core/platform.js';
+import { CharnnError } from '../core/errors.js';
+import { referenceKernels } from '../core/kernels/reference.js';
 import type { Kernels } from '../core/kernels/types.js';
+import { createNativeKernels, nativeKernelsAvailable, nativeUnavailableReason } from './native/index.js';
 import { readCheckpoint, resolveCheckpoint, pruneCheckpoints, writeCheckpoint, writeCheckpointSync } from './checkpoint-files.js';
 import { BiDataParallelStep } from './parallel/bidirectional-parallel.js';
 import { DataParallelStep, shareable } from './parallel/data-parallel.js';
@@ -29,12 +35,52 @@ function nodeModelKernels(): Kernels {
   return modelKernels;
 }
 
-function nodeTrainingKernels(): Kernels {
+/** The WebAssembly backend training runs share (the FMA build where it runs), whose threads are the data-parallel workers. */
+function wasmTrainingKernels(): Kernels {
   if (shared) return shared;
   const fma = process.env.CHARNN_FMA === 'off' ? 'off' : 'auto';
   if (fma === 'auto' && /^v20\./.test(process.version)) setFlagsFromString('--experimental-wasm-relaxed-simd');
-  shared = portableKernels({ fma, shared: true, reference: process.env.CHARNN_KERNELS === 'reference' });
+  shared = portableKernels({ fma, shared: true });
   return shared;
+}
+
+const KERNEL_CHOICES = ['auto', 'native', 'wasm', 'reference'] as const;
+const nativeByThreads = new Map<number, Kernels>();
+let referenceF32: Kernels | undefined;
+
+/** What CHARNN_KERNELS asks for ('auto' when unset or empty); a value it cannot be is the user's mistake. */
+function kernelChoice(): (typeof KERNEL_CHOICES)[number] {
+  const value = process.env.CHARNN_KERNELS ?? '';
+  if (value === '') return 'auto';
+  const choice = KERNEL_CHOICES.find((c) => c === value);
+  if (!choice) throw new CharnnError(`CHARNN_KERNELS must be one of ${KERNEL_CHOICES.join(', ')}, got '${value}'.`);
+  return choice;
+}
+
+/**
+ * Training kernels for a run on `threads` threads: the native kernels splitting their GEMMs across that many threads
+ * when they are built and CHARNN_KERNELS allows, else the WebAssembly ones. One native backend per thread count is
+ * shared by every run of the process.
+ */
+function nodeTrainingKernels(threads: number): Kernels {
+  const choice = kernelChoice();
+  if (choice === 'native' && !nativeKernelsAvailable()) {
+    throw new CharnnError(`CHARNN_KERNELS=native, but the native kernels cannot run here: ${nativeUnavailableReason()}.`);
+  }
+  if (choice === 'native' || (choice === 'auto' && nativeKernelsAvailable())) {
+    const n = Math.max(1, Math.min(threads, 64));
+    let kernels = nativeByThreads.get(n);
+    if (!kernels) {
+      kernels = createNativeKernels({
+        threads: n,
+        adaptive: process.env.CHARNN_NATIVE_ADAPT !== 'off',
+        split: process.env.CHARNN_NATIVE_SPLIT === 'rows' ? 'rows' : 'columns',
+      });
+      nativeByThreads.set(n, kernels);
+    }
+    return kernels;
+  }
+  return choice === 'reference' ? (referenceF32 ??= referenceKernels('f32')) : wasmTrainingKernels();
 }
 
 export const nodePlatform: Platform = {

@@ -100,7 +100,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--sample-every <iters>', 'print a short sample to stderr every this many iterations', wholeNumber('--sample-every', 1))
     .option('--json', 'write one JSON object per iteration to stdout instead of the live status line', false)
     .option('--raw', 'train on raw bytes instead of UTF-8 characters', false)
-    .option('--threads <n>', 'threads a training step is split across (default: one per CPU core, at most --batch-size)', wholeNumber('--threads', 1, 256))
+    .option('--threads <n>', 'threads a training step is split across (default: one per CPU core; with the WebAssembly kernels at most --batch-size)', wholeNumber('--threads', 1, 256))
     .option('--stats [every]', `per-layer hidden-state mean/variance, saturation and gradient norms every n iterations (default ${DEFAULT_STATS_EVERY}), in the status line and --json`, wholeNumber('--stats', 1))
     .addHelpText('after', `
 Examples:
@@ -258,7 +258,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       `${formatCount(paramCount(model))} parameters, ${formatCount(run.vocab.symbols.length)}-symbol vocabulary, ` +
       `${formatCount(run.trainLoader.streamLength * run.training.batchSize)} training characters in batches of ${run.training.batchSize}×${run.training.seqLength} ` +
       `(${run.batchesPerEpoch} iterations per epoch); ` +
-      `budget ${budgetText}; seed ${run.training.seed}; ${run.threads} thread${run.threads === 1 ? '' : 's'}.`,
+      `budget ${budgetText}; seed ${run.training.seed}; ${run.net.kernels.name} kernels on ${run.threads} thread${run.threads === 1 ? '' : 's'}.`,
     );
 
     // --- train ----------------------------------------------------------------------------------------------
@@ -461,6 +461,8 @@ class ProgressReporter {
   private lastEvent: IterationEvent | null = null;
   private lastStats: StepStats | null = null;
   private readonly startIteration: number;
+  private readonly startThreads: number;
+  private saidFewerThreads = false;
 
   constructor(
     private readonly run: TrainingRun,
@@ -470,10 +472,17 @@ class ProgressReporter {
     private readonly sampleText: (iteration: number) => string,
   ) {
     this.startIteration = run.iteration;
+    this.startThreads = run.threads;
   }
 
   iteration(event: IterationEvent): void {
     this.flushJson();
+    // the native kernels measure now and then whether all their threads beat one (not when another process keeps a core busy)
+    if (!this.saidFewerThreads && this.run.threads < this.startThreads) {
+      this.saidFewerThreads = true;
+      const message = `One thread measured faster than ${this.startThreads} (another process is busy on a core): training continues on ${this.run.threads}, and measures again every second.`;
+      this.status.print(message);
+    }
     this.lastEvent = event;
     if (event.stats) {
       this.lastStats = event.stats;

@@ -18,6 +18,8 @@ export interface Kernels {
   /** Short name for logs and benchmarks, e.g. 'reference-f64', 'wasm-simd'. */
   readonly name: string;
   readonly precision: Precision;
+  /** Threads the backend's kernels run on now, for a backend with threads of its own (the native one); absent: 1. */
+  readonly threads?: number;
 
   /**
    * A zero-filled buffer of `length` elements that this backend's kernels can use. For a WebAssembly backend it

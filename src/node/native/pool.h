@@ -1,0 +1,180 @@
+// A persistent pool of helper threads for the native kernels, and the measurement that decides how many of them a
+// GEMM uses. The caller's thread always takes part 0 of a job; helper w takes part w + 1.
+//
+// Hand-off: the caller writes the job, bumps the helper's `posted` counter and wakes it if it sleeps; a helper polls
+// `posted` for SPIN_NS before sleeping on a condition variable, because an LSTM step issues GEMMs back to back a
+// few microseconds apart and a sleep/wake round trip costs tens of microseconds.
+//
+// Busy second core: results do not depend on the thread count (kernels.h), so the pool may change it freely. Every
+// PROBE_INTERVAL it runs PROBE_CALLS big GEMMs alternately on 1 thread and on all of them, and keeps whichever did
+// more flops per second; `switches` counts the changes (the TypeScript side reports them).
+
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CHARNN_PAUSE() _mm_pause()
+#else
+#define CHARNN_PAUSE() std::this_thread::yield()
+#endif
+
+namespace charnn {
+
+/** MXCSR flush-to-zero (bit 15) and denormals-are-zero (bit 6). */
+constexpr unsigned FLUSH_BITS = 0x8040;
+
+using JobFn = void (*)(void* context, int part, int parts);
+
+class Pool {
+ public:
+  static constexpr int64_t SPIN_NS = 200'000;            // a helper polls this long before sleeping
+  static constexpr int64_t PROBE_INTERVAL_NS = 1'000'000'000;  // between two measurements of 1 vs all threads (load changes fast)
+  static constexpr int PROBE_CALLS = 48;                 // GEMMs per measurement, half on each setting
+  static constexpr int WARMUP_CALLS = 32;                // big GEMMs before the first measurement
+
+  /** `flushSubnormals`: helpers run with the CPU's flush-to-zero and denormals-are-zero modes on (see addon.cc). */
+  Pool(int threads, bool adaptive, bool flushSubnormals)
+      : threads_(threads), active_(threads), adaptive_(adaptive && threads > 1) {
+    helpers_.reserve(threads - 1);
+    for (int w = 0; w + 1 < threads; w++) helpers_.push_back(new Helper());
+    for (Helper* h : helpers_) {
+      h->thread = std::thread([h, flushSubnormals] {
+#if defined(__x86_64__) || defined(__i386__)
+        if (flushSubnormals) _mm_setcsr(_mm_getcsr() | FLUSH_BITS);
+#endif
+        h->loop();
+      });
+    }
+  }
+
+  ~Pool() {
+    for (Helper* h : helpers_) {
+      {
+        std::lock_guard<std::mutex> lock(h->mutex);
+        h->stop.store(true);
+        h->posted.fetch_add(1);
+      }
+      h->wake.notify_one();
+      h->thread.join();
+      delete h;
+    }
+  }
+
+  int threads() const { return threads_; }
+  int active() const { return active_; }
+  int switches() const { return switches_; }
+
+  /** Threads the next big GEMM should use: the chosen count, or alternately 1 and all while measuring. */
+  int partsForBigJob() {
+    if (!adaptive_) return threads_;
+    const int64_t now = nowNs();
+    if (probing_ < 0) {
+      if (++bigCalls_ < WARMUP_CALLS || now < nextProbeNs_) return active_;
+      probing_ = 0;
+      probeNs_[0] = probeNs_[1] = 0;
+      probeFlops_[0] = probeFlops_[1] = 0;
+    }
+    return probing_ % 2 == 0 ? 1 : threads_;
+  }
+
+  /** Tells the measurement how long a big GEMM of `flops` took on `parts` threads. */
+  void recordBigJob(int parts, int64_t ns, double flops) {
+    if (!adaptive_ || probing_ < 0) return;
+    const int arm = parts == 1 ? 0 : 1;
+    probeNs_[arm] += ns;
+    probeFlops_[arm] += flops;
+    if (++probing_ < PROBE_CALLS) return;
+    const double rateOne = probeFlops_[0] / double(probeNs_[0] > 0 ? probeNs_[0] : 1);
+    const double rateAll = probeFlops_[1] / double(probeNs_[1] > 0 ? probeNs_[1] : 1);
+    const int chosen = rateAll >= rateOne ? threads_ : 1;
+    if (chosen != active_) switches_++;
+    active_ = chosen;
+    probing_ = -1;
+    nextProbeNs_ = nowNs() + PROBE_INTERVAL_NS;
+  }
+
+  /** Runs fn(context, part, parts) for every part < parts (≤ threads), part 0 on this thread; returns when all are done. */
+  void run(int parts, JobFn fn, void* context) {
+    for (int w = 0; w + 1 < parts; w++) helpers_[w]->post(fn, context, w + 1, parts);
+    fn(context, 0, parts);
+    for (int w = 0; w + 1 < parts; w++) helpers_[w]->finish();
+  }
+
+  static int64_t nowNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+
+ private:
+  struct Helper {
+    std::thread thread;
+    std::atomic<uint64_t> posted{0};
+    std::atomic<uint64_t> done{0};
+    std::atomic<bool> sleeping{false};
+    std::atomic<bool> stop{false};
+    std::mutex mutex;
+    std::condition_variable wake;
+    JobFn fn = nullptr;
+    void* context = nullptr;
+    int part = 0, parts = 0;
+
+    void post(JobFn f, void* c, int p, int n) {
+      fn = f; context = c; part = p; parts = n;
+      posted.fetch_add(1);  // seq_cst: publishes the job, and orders against the load of `sleeping` below
+      if (sleeping.load()) {
+        std::lock_guard<std::mutex> lock(mutex);
+        wake.notify_one();
+      }
+    }
+
+    void finish() {
+      const uint64_t target = posted.load(std::memory_order_relaxed);
+      for (uint32_t spins = 0; done.load(std::memory_order_acquire) != target; spins++) {
+        // the helper may have lost its core to another process: give ours up now and then
+        if ((spins & 1023) == 1023) std::this_thread::yield();
+        else CHARNN_PAUSE();
+      }
+    }
+
+    void loop() {
+      uint64_t seen = 0;
+      for (;;) {
+        const int64_t spinUntil = nowNs() + SPIN_NS;
+        uint32_t spins = 0;
+        while (posted.load(std::memory_order_acquire) == seen) {
+          CHARNN_PAUSE();
+          if ((++spins & 255) == 0 && nowNs() > spinUntil) {
+            std::unique_lock<std::mutex> lock(mutex);
+            sleeping.store(true);  // seq_cst: either the poster sees it, or we see its new `posted`
+            wake.wait(lock, [&] { return posted.load() != seen; });
+            sleeping.store(false);
+          }
+        }
+        seen = posted.load(std::memory_order_acquire);
+        if (stop.load()) return;
+        fn(context, part, parts);
+        done.store(seen, std::memory_order_release);
+      }
+    }
+  };
+
+  const int threads_;
+  int active_;
+  const bool adaptive_;
+  int switches_ = 0;
+  int bigCalls_ = 0;
+  int probing_ = -1;  // -1: not measuring; else big GEMMs measured so far
+  int64_t nextProbeNs_ = 0;
+  int64_t probeNs_[2] = {0, 0};
+  double probeFlops_[2] = {0, 0};
+  std::vector<Helper*> helpers_;
+};
+
+}  // namespace charnn
