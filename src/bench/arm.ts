@@ -23,6 +23,9 @@ import { TrainingRun } from '../core/train.js';
 
 const B = 50, T = 50;
 
+/** Threads a run may use: the data-parallel workers, or the native kernels' own (which may drop to 1 for a while). */
+const twoThreads = (run: TrainingRun) => Math.max(run.threads, (run.net.kernels as { maxThreads?: number }).maxThreads ?? 1);
+
 const reply = (obj: object) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 
 async function main(): Promise<void> {
@@ -40,8 +43,9 @@ async function main(): Promise<void> {
   const trainIters = Number(values['train-iters']);
   const sampleChars = Number(values['sample-chars']);
   const corpus = await readCorpus(values.data!);
-  // training runs on what TrainingRun.create picks; sampling on what `charnn sample` loads a model onto
-  const kernels = trainingKernels();
+  // training runs on what TrainingRun.create picks for its thread count (the native kernels run their own threads,
+  // the WebAssembly ones the data-parallel workers); sampling on what `charnn sample` loads a model onto
+  const kernels = trainingKernels(1);
   const newRun = (threads: number) => TrainingRun.create({
     corpus,
     model: {
@@ -52,7 +56,7 @@ async function main(): Promise<void> {
       batchSize: B, seqLength: T, optimizer: 'adagrad', lr: 0.05, gradClip: 5, lrDecay: 1, lrDecayAfter: 10,
       valFrac: 0.1, evalEvery: 1e9, valBatches: 0, seed: 0,
     },
-    runName: 'bench', corpusName: 'tinyshakespeare', kernels, threads,
+    runName: 'bench', corpusName: 'tinyshakespeare', kernels: trainingKernels(threads), threads,
   });
   const runs = new Map<number, TrainingRun>([[1, newRun(1)], [2, newRun(2)]]);
   let seed = 0;
@@ -75,7 +79,7 @@ async function main(): Promise<void> {
   jobs.train(1);
   jobs.train(2);
   if (!values.bidirectional) jobs.sample(); // a masked bidirectional model cannot sample
-  reply({ ready: true, kernels: kernels.name, sampleKernels: sampler.kernels.name, threads2: runs.get(2)!.threads });
+  reply({ ready: true, kernels: kernels.name, sampleKernels: sampler.kernels.name, threads2: twoThreads(runs.get(2)!) });
 
   for await (const line of createInterface({ input: process.stdin })) {
     try {
