@@ -480,7 +480,7 @@ class ProgressReporter {
     // the native kernels measure now and then whether all their threads beat one (not when another process keeps a core busy)
     if (!this.saidFewerThreads && this.run.threads < this.startThreads) {
       this.saidFewerThreads = true;
-      const message = `One thread measured faster than ${this.startThreads} (another process is busy on a core): training continues on ${this.run.threads}, and measures again every second.`;
+      const message = `One thread measured faster than ${this.startThreads} (small products, or a core busy with other work): training continues on ${this.run.threads}, and measures again every second.`;
       this.status.print(message);
     }
     this.lastEvent = event;
