@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { corpusFromText } from '../src/core/data/corpus.js';
 import { createWasmKernels, wasmSimdAvailable } from '../src/core/kernels/wasm.js';
 import { withFusedKernels } from '../src/core/kernels/wasm-fused.js';
-import { sliceStarts } from '../src/node/parallel/data-parallel.js';
+import { sliceStarts } from '../src/node/parallel/worker-pool.js';
 import { TrainingRun, runTraining, type NewRunOptions } from '../src/core/train.js';
 import type { CellType } from '../src/core/model.js';
 

@@ -25,7 +25,8 @@ import type { Kernels } from '../core/kernels/types.js';
 import { createNativeKernels, nativeKernelsAvailable, nativeUnavailableReason } from './native/index.js';
 import { readCheckpoint, resolveCheckpoint, pruneCheckpoints, writeCheckpoint, writeCheckpointSync } from './checkpoint-files.js';
 import { BiDataParallelStep } from './parallel/bidirectional-parallel.js';
-import { DataParallelStep, shareable } from './parallel/data-parallel.js';
+import { DataParallelStep } from './parallel/data-parallel.js';
+import { shareable } from './parallel/worker-pool.js';
 
 let modelKernels: Kernels | undefined;
 let shared: Kernels | undefined;

@@ -9,7 +9,7 @@ import { attachWasmKernels } from '../../core/kernels/wasm-fused.js';
 import { biBackward, biForwardLoss, type BiPass } from '../../core/bidirectional.js';
 import { backward, carryState, forwardLoss, modelParamSpecs, type CarriedState, type Network, type Pass } from '../../core/model.js';
 import { makeLayout, namedViews } from '../../core/params.js';
-import { CONTROL, SPIN_POLLS, type BufferRef, type Described, type WorkerSetup } from './data-parallel.js';
+import { CONTROL, SPIN_POLLS, type BufferRef, type Described, type WorkerSetup } from './worker-pool.js';
 
 const setup = workerData as WorkerSetup;
 const control = new Int32Array(setup.memory.buffer, setup.controlOffset, CONTROL.CONTROL_INTS);
