@@ -8,8 +8,8 @@
 
 import { CharnnError } from './errors.js';
 import type { Vocab } from './data/corpus.js';
-import { carryState, forwardLogits, resetState, type Network } from './model.js';
-import { batchFor, contextIds, gatherRows, primeIdsOrNull } from './sample.js';
+import { carryState, forwardLogits, type Network } from './model.js';
+import { batchFor, contextIds, gatherRows, primeIdsOrNull, primedBatch } from './sample.js';
 
 export interface BeamOptions {
   width: number;   // K: continuations kept at every step; 1 = greedy decoding
@@ -45,13 +45,7 @@ export function beamSearch(net: Network, vocab: Vocab, options: BeamOptions): Be
   const context = contextIds(vocab, options.prime);
   if (context.length === 0) throw new CharnnError('Beam search needs a prime (the model knows no newline to start from): give --prime.');
 
-  let batch = batchFor(net, 1);
-  resetState(batch.state);
-  for (const id of context) {
-    batch.pass.inputs[0] = id;
-    forwardLogits(net, batch.pass, batch.state);
-    carryState(net, batch.pass, batch.state);
-  }
+  let batch = primedBatch(net, context);
   let beam: Hypothesis[] = [{ ids: [], logprob: 0, row: 0 }];
   let best: BeamResult | null = null;
   const logProbs = new Float64Array(V);

@@ -221,13 +221,7 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
 
   // the prime, read once: every stream starts from this state and these logits
   const context = contextIds(vocab, options.prime);
-  let batch = batchFor(net, 1);
-  resetState(batch.state);
-  for (const id of context) {
-    batch.pass.inputs[0] = id;
-    forwardLogits(net, batch.pass, batch.state);
-    carryState(net, batch.pass, batch.state);
-  }
+  let batch = primedBatch(net, context);
   // rows[r] = the stream whose logits are row r of the pass (after the prime, every stream reads row 0)
   let rows: Stream[] = streams;
   let shared = true;
@@ -279,6 +273,18 @@ export interface Batch {
 
 // Kernel buffers are never freed, so batches are made once per network and size and reused by every call.
 const batches = new WeakMap<Network, Map<number, Batch>>();
+
+/** The one-stream batch after reading `context` from a zero state: its logits predict what follows the context. */
+export function primedBatch(net: Network, context: readonly number[]): Batch {
+  const batch = batchFor(net, 1);
+  resetState(batch.state);
+  for (const id of context) {
+    batch.pass.inputs[0] = id;
+    forwardLogits(net, batch.pass, batch.state);
+    carryState(net, batch.pass, batch.state);
+  }
+  return batch;
+}
 
 /** The cached single-step batch of B streams for this network (its state is whatever the last user left). */
 export function batchFor(net: Network, B: number): Batch {
