@@ -109,6 +109,7 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     const cases: Array<[string, string[]]> = [
       ['?prime=Mar&temp=0.8&topk=5&length=300&seed=7&stop=%0A&run', ['--prime', 'Mar', '--temp', '0.8', '--top-k', '5', '-n', '300', '--seed', '7', '--stop', '\n']],
       ['?prime=Jo&temp=1.3&topk=3&length=400&seed=123456&stop=%0A%0A&run', ['--prime', 'Jo', '--temp', '1.3', '--top-k', '3', '-n', '400', '--seed', '123456', '--stop', '\n\n']],
+      ['?temp=1.2&topp=0.6&length=300&seed=11&run', ['--temp', '1.2', '--top-p', '0.6', '-n', '300', '--seed', '11']],
       ['?temp=0&length=50&seed=1&run', ['--temp', '0', '-n', '50', '--seed', '1']],
     ];
     for (const [query, args] of cases) {

@@ -163,6 +163,9 @@ function readSampleRequest(): SampleRequest | null {
   const topKText = input('topk').value.trim();
   const topK = topKText === '' ? undefined : Number(topKText);
   if (topK !== undefined && !(Number.isSafeInteger(topK) && topK >= 1)) return invalid('Top-k must be a whole number of at least 1, or empty for all characters.');
+  const topPText = input('topp').value.trim();
+  const topP = topPText === '' ? undefined : Number(topPText);
+  if (topP !== undefined && !(topP > 0 && topP <= 1)) return invalid('Top-p must be a number above 0 and at most 1, or empty for all characters.');
   const seedText = input('seed').value.trim();
   // as the CLI: a random seed when none is given, shown in the form (and the URL) so the text can be made again
   const seed = seedText === '' ? Math.floor(Math.random() * 2 ** 31) : Number(seedText);
@@ -170,15 +173,16 @@ function readSampleRequest(): SampleRequest | null {
   if (seedText === '') input('seed').value = String(seed);
   const stop = unescapeField(input('stop').value);
   const prime = input('prime').value;
-  return { prime: prime === '' ? undefined : prime, temperature, topK, length, seed, stop: stop === '' ? undefined : stop };
+  return { prime: prime === '' ? undefined : prime, temperature, topK, topP, length, seed, stop: stop === '' ? undefined : stop };
 }
 
-/** The settings as URL parameters (the names of the issue: prime, temp, topk, length, seed, stop; run generates). */
+/** The settings as URL parameters (prime, temp, topk, topp, length, seed, stop; run generates). */
 function linkFor(request: SampleRequest, run: boolean): string {
   const params = new URLSearchParams();
   if (request.prime !== undefined) params.set('prime', request.prime);
   params.set('temp', String(request.temperature));
   if (request.topK !== undefined) params.set('topk', String(request.topK));
+  if (request.topP !== undefined) params.set('topp', String(request.topP));
   params.set('length', String(request.length));
   params.set('seed', String(request.seed));
   if (request.stop !== undefined) params.set('stop', request.stop);
@@ -213,6 +217,7 @@ function applyUrlSettings(): void {
   set('prime', 'prime');
   set('temp', 'temp');
   set('topk', 'topk');
+  set('topp', 'topp');
   set('length', 'length');
   set('seed', 'seed');
   set('stop', 'stop', escapeField);

@@ -21,6 +21,7 @@ export interface SampleRequest {
   prime?: string;
   temperature: number;
   topK?: number;
+  topP?: number;
   length: number;
   seed: number;
   stop?: string;
