@@ -4,6 +4,7 @@
 
 import '../src/node/platform.js'; // files and worker threads under the core
 import { describe, expect, it } from 'vitest';
+import { expectClose, idPair, pair } from './helpers/kernels.js';
 import seedrandom from 'seedrandom';
 import { referenceKernels } from '../src/core/kernels/reference.js';
 import type { FloatArray, Kernels } from '../src/core/kernels/types.js';
@@ -16,31 +17,8 @@ import type { CellType } from '../src/core/model.js';
 
 const ref = referenceKernels('f64');
 
-/** The same random contents in a buffer of each backend. */
-function pair(fast: Kernels, length: number, random: () => number, scale = 3): [FloatArray, FloatArray] {
-  const a = fast.alloc(length);
-  const b = ref.alloc(length);
-  for (let i = 0; i < length; i++) a[i] = b[i] = Math.fround((random() * 2 - 1) * scale);
-  return [a, b];
-}
 
-function idPair(fast: Kernels, length: number, random: () => number, range: number): [Int32Array, Int32Array] {
-  const a = fast.allocIds(length);
-  const b = ref.allocIds(length);
-  for (let i = 0; i < length; i++) a[i] = b[i] = Math.floor(random() * range);
-  return [a, b];
-}
 
-/** Every element within float32 rounding of a few operations: |a - b| ≤ 4e-6·(1 + |b|). */
-function expectClose(actual: FloatArray, expected: FloatArray, what: string): void {
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]) / (1 + Math.abs(expected[i]));
-    if (!(err <= worst)) { worst = err; at = i; }
-  }
-  expect(worst, `${what}: worst relative error at ${at}`).toBeLessThan(4e-6);
-}
 
 // the relaxed-SIMD (FMA) builds too, as defaultKernels() runs them on Node 20 (index.ts sets the same flag)
 if (/^v20\./.test(process.version)) setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -54,10 +32,10 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
     const random = seedrandom('lstm');
     for (const [B, H] of sizes) {
       const T = 3, G = 4 * H, n = B * H;
-      const [hs, hsR] = pair(fast, (T + 1) * n, random, 1);
-      const [cs, csR] = pair(fast, (T + 1) * n, random, 2);
-      const [tanhC, tanhCR] = pair(fast, T * n, random);
-      const [gates, gatesR] = pair(fast, T * B * G, random, 6);
+      const [hs, hsR] = pair(fast, ref, (T + 1) * n, random, 1);
+      const [cs, csR] = pair(fast, ref, (T + 1) * n, random, 2);
+      const [tanhC, tanhCR] = pair(fast, ref, T * n, random);
+      const [gates, gatesR] = pair(fast, ref, T * B * G, random, 6);
       for (let t = 0; t < T; t++) {
         fast.lstmForwardStep(hs, cs, tanhC, gates, B, H, t);
         ref.lstmForwardStep(hsR, csR, tanhCR, gatesR, B, H, t);
@@ -66,10 +44,10 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
       expectClose(cs, csR, 'cs');
       expectClose(tanhC, tanhCR, 'tanhC');
       expectClose(hs, hsR, 'hs');
-      const [dgates, dgatesR] = pair(fast, T * B * G, random);
-      const [dcNext, dcNextR] = pair(fast, n, random);
-      const [dhs, dhsR] = pair(fast, T * n, random);
-      const [dhNext, dhNextR] = pair(fast, n, random);
+      const [dgates, dgatesR] = pair(fast, ref, T * B * G, random);
+      const [dcNext, dcNextR] = pair(fast, ref, n, random);
+      const [dhs, dhsR] = pair(fast, ref, T * n, random);
+      const [dhNext, dhNextR] = pair(fast, ref, n, random);
       for (let t = T - 1; t >= 0; t--) {
         fast.lstmBackwardStep(dgates, dcNext, gates, cs, tanhC, dhs, dhNext, B, H, t);
         ref.lstmBackwardStep(dgatesR, dcNextR, gatesR, csR, tanhCR, dhsR, dhNextR, B, H, t);
@@ -109,11 +87,11 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
     const random = seedrandom('gru');
     for (const [B, H] of sizes) {
       const T = 2, G = 3 * H, n = B * H;
-      const [hs, hsR] = pair(fast, (T + 1) * n, random, 1);
-      const [hn, hnR] = pair(fast, T * n, random);
-      const [gates, gatesR] = pair(fast, T * B * G, random, 5);
-      const [hProj, hProjR] = pair(fast, B * G, random, 2);
-      const [bhn, bhnR] = pair(fast, H, random, 1);
+      const [hs, hsR] = pair(fast, ref, (T + 1) * n, random, 1);
+      const [hn, hnR] = pair(fast, ref, T * n, random);
+      const [gates, gatesR] = pair(fast, ref, T * B * G, random, 5);
+      const [hProj, hProjR] = pair(fast, ref, B * G, random, 2);
+      const [bhn, bhnR] = pair(fast, ref, H, random, 1);
       for (let t = 0; t < T; t++) {
         fast.gruForwardStep(hs, hn, gates, hProj, bhn, B, H, t);
         ref.gruForwardStep(hsR, hnR, gatesR, hProjR, bhnR, B, H, t);
@@ -121,11 +99,11 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
       expectClose(gates, gatesR, 'gates');
       expectClose(hn, hnR, 'hn');
       expectClose(hs, hsR, 'hs');
-      const [dgates, dgatesR] = pair(fast, T * B * G, random);
-      const [dgatesH, dgatesHR] = pair(fast, T * B * G, random);
-      const [dbhn, dbhnR] = pair(fast, H, random);
-      const [dhNext, dhNextR] = pair(fast, n, random);
-      const [dhs, dhsR] = pair(fast, T * n, random);
+      const [dgates, dgatesR] = pair(fast, ref, T * B * G, random);
+      const [dgatesH, dgatesHR] = pair(fast, ref, T * B * G, random);
+      const [dbhn, dbhnR] = pair(fast, ref, H, random);
+      const [dhNext, dhNextR] = pair(fast, ref, n, random);
+      const [dhs, dhsR] = pair(fast, ref, T * n, random);
       for (let t = T - 1; t >= 0; t--) {
         fast.gruBackwardStep(dgates, dgatesH, dbhn, dhNext, gates, hs, hn, dhs, B, H, t);
         ref.gruBackwardStep(dgatesR, dgatesHR, dbhnR, dhNextR, gatesR, hsR, hnR, dhsR, B, H, t);
@@ -141,16 +119,16 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
     const random = seedrandom('rnn');
     for (const [B, H] of sizes) {
       const T = 2, n = B * H;
-      const [hs, hsR] = pair(fast, (T + 1) * n, random);
-      const [gates, gatesR] = pair(fast, T * n, random, 4);
+      const [hs, hsR] = pair(fast, ref, (T + 1) * n, random);
+      const [gates, gatesR] = pair(fast, ref, T * n, random, 4);
       for (let t = 0; t < T; t++) {
         fast.rnnForwardStep(hs, gates, B, H, t);
         ref.rnnForwardStep(hsR, gatesR, B, H, t);
       }
       expectClose(hs, hsR, 'hs');
-      const [dgates, dgatesR] = pair(fast, T * n, random);
-      const [dhs, dhsR] = pair(fast, T * n, random);
-      const [dhNext, dhNextR] = pair(fast, n, random);
+      const [dgates, dgatesR] = pair(fast, ref, T * n, random);
+      const [dhs, dhsR] = pair(fast, ref, T * n, random);
+      const [dhNext, dhNextR] = pair(fast, ref, n, random);
       fast.rnnBackwardStep(dgates, gates, dhs, dhNext, B, H, 1);
       ref.rnnBackwardStep(dgatesR, gatesR, dhsR, dhNextR, B, H, 1);
       expectClose(dgates, dgatesR, 'dgates');
@@ -171,17 +149,17 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
     const random = seedrandom('rows');
     for (const [N, G] of [[7, 12], [5, 9], [3, 1], [50, 65]]) {
       const V = 11;
-      const [ids, idsR] = idPair(fast, N, random, V);
-      const [W, WR] = pair(fast, V * G, random);
-      const [bias, biasR] = pair(fast, G, random);
-      const [out, outR] = pair(fast, N * G, random);
+      const [ids, idsR] = idPair(fast, ref, N, random, V);
+      const [W, WR] = pair(fast, ref, V * G, random);
+      const [bias, biasR] = pair(fast, ref, G, random);
+      const [out, outR] = pair(fast, ref, N * G, random);
       fast.embedRows(out, N, G, ids, W, bias);
       ref.embedRows(outR, N, G, idsR, WR, biasR);
       expectClose(out, outR, 'embedRows');
       fast.addBiasRows(out, N, G, bias);
       ref.addBiasRows(outR, N, G, biasR);
       expectClose(out, outR, 'addBiasRows');
-      const [db, dbR] = pair(fast, G, random);
+      const [db, dbR] = pair(fast, ref, G, random);
       fast.sumRows(db, out, N, G);
       ref.sumRows(dbR, outR, N, G);
       expectClose(db, dbR, 'sumRows');
@@ -200,8 +178,8 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
   it('softmax cross-entropy and its gradient', () => {
     const random = seedrandom('softmax');
     for (const [N, V] of [[9, 65], [4, 3], [2, 1], [30, 256]]) {
-      const [logits, logitsR] = pair(fast, N * V, random, 20);
-      const [targets, targetsR] = idPair(fast, N, random, V);
+      const [logits, logitsR] = pair(fast, ref, N * V, random, 20);
+      const [targets, targetsR] = idPair(fast, ref, N, random, V);
       const loss = fast.softmaxCrossEntropy(logits, targets, N, V);
       const lossR = ref.softmaxCrossEntropy(logitsR, targetsR, N, V);
       expect(Math.abs(loss - lossR)).toBeLessThan(1e-5 * (1 + lossR));
@@ -217,9 +195,9 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
     for (const [M, N, K] of [[1, 512, 128], [1, 65, 128], [2, 7, 3], [3, 33, 300], [4, 16, 1], [1, 5, 0], [5, 19, 21]]) {
       for (const accumulate of [false, true]) {
         const lda = K + 2, ldb = N + 1, ldc = N + 3;
-        const [A, AR] = pair(fast, M * lda + 1, random);
-        const [Bm, BR] = pair(fast, Math.max(K, 1) * ldb + 1, random);
-        const [C, CR] = pair(fast, M * ldc + 1, random);
+        const [A, AR] = pair(fast, ref, M * lda + 1, random);
+        const [Bm, BR] = pair(fast, ref, Math.max(K, 1) * ldb + 1, random);
+        const [C, CR] = pair(fast, ref, M * ldc + 1, random);
         fast.gemmNN(M, N, K, A, 1, lda, Bm, 1, ldb, C, 1, ldc, accumulate);
         ref.gemmNN(M, N, K, AR, 1, lda, BR, 1, ldb, CR, 1, ldc, accumulate);
         // sums of K products of magnitude ≤ 9: rounding grows with K
@@ -231,9 +209,9 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
   it('gemmNN with a few rows sums over k in order, multiply then add, bit for bit (what keeps sampled text stable)', () => {
     const random = seedrandom('small-gemm-bits');
     for (const [M, N, K] of [[1, 512, 128], [1, 65, 131], [2, 19, 7], [1, 3, 2]]) {
-      const [A] = pair(fast, M * K, random);
-      const [Bm] = pair(fast, K * N, random);
-      const [C] = pair(fast, M * N, random);
+      const [A] = pair(fast, ref, M * K, random);
+      const [Bm] = pair(fast, ref, K * N, random);
+      const [C] = pair(fast, ref, M * N, random);
       const expected = Float32Array.from(C);
       for (let i = 0; i < M; i++) {
         for (let j = 0; j < N; j++) {
@@ -252,11 +230,11 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
     for (const [H, I] of [[5, 7], [128, 128], [9, 65]]) {
       const G = 4 * H;
       for (const oneHot of [true, false]) {
-        const [Wx, WxR] = pair(fast, I * G, random, 0.5);
-        const [Wh, WhR] = pair(fast, H * G, random, 0.5);
-        const [bias, biasR] = pair(fast, G, random, 0.5);
-        const [input, inputR] = pair(fast, I + 3, random, 1);
-        const [ids, idsR] = idPair(fast, 1, random, I);
+        const [Wx, WxR] = pair(fast, ref, I * G, random, 0.5);
+        const [Wh, WhR] = pair(fast, ref, H * G, random, 0.5);
+        const [bias, biasR] = pair(fast, ref, G, random, 0.5);
+        const [input, inputR] = pair(fast, ref, I + 3, random, 1);
+        const [ids, idsR] = idPair(fast, ref, 1, random, I);
         const run = (k: Kernels, fused: boolean, w: FloatArray[], x: FloatArray, id: Int32Array) => {
           const [wx, wh, b] = w;
           const hs = k.alloc(2 * H), cs = k.alloc(2 * H), tanhC = k.alloc(H), gates = k.alloc(G);
@@ -290,13 +268,13 @@ for (const fma of builds) describe.skipIf(!wasmSimdAvailable())(`element-wise wa
       for (const transposed of [false, true]) {
         for (const accumulate of [false, true]) {
           const lda = K + 1, ldc = N + 2;
-          const [W, WR] = pair(fast, K * N, random, 1);
+          const [W, WR] = pair(fast, ref, K * N, random, 1);
           const packed = fast.alloc(fast.packedSize(K, N));
           const packedR = ref.alloc(ref.packedSize(K, N));
           fast.packB(packed, W, K, N, transposed);
           ref.packB(packedR, WR, K, N, transposed);
-          const [A, AR] = pair(fast, M * lda + 2, random, 1);
-          const [C, CR] = pair(fast, M * ldc + 3, random, 1);
+          const [A, AR] = pair(fast, ref, M * lda + 2, random, 1);
+          const [C, CR] = pair(fast, ref, M * ldc + 3, random, 1);
           fast.gemmPacked(M, N, K, A, 2, lda, packed, C, 3, ldc, accumulate);
           ref.gemmPacked(M, N, K, AR, 2, lda, packedR, CR, 3, ldc, accumulate);
           for (let i = 0; i < C.length; i++) {

@@ -5,6 +5,7 @@
 // Skipped, with a message, where the addon was not built.
 
 import { describe, expect, it } from 'vitest';
+import { expectClose, idPair, pair } from './helpers/kernels.js';
 import { referenceKernels } from '../src/core/kernels/reference.js';
 import type { FloatArray, Kernels } from '../src/core/kernels/types.js';
 import { createRandom } from '../src/core/random.js';
@@ -199,30 +200,8 @@ describe.skipIf(!available)('native cell steps on several threads', () => {
   });
 });
 
-/** The same random contents in a native buffer and a float64 reference one. */
-function pair(k: Kernels, length: number, random: () => number, scale = 3): [FloatArray, FloatArray] {
-  const a = k.alloc(length);
-  const b = ref.alloc(length);
-  for (let i = 0; i < length; i++) a[i] = b[i] = Math.fround((random() * 2 - 1) * scale);
-  return [a, b];
-}
 
-function idPair(length: number, random: () => number, range: number): [Int32Array, Int32Array] {
-  const a = new Int32Array(length);
-  for (let i = 0; i < length; i++) a[i] = Math.floor(random() * range);
-  return [a, Int32Array.from(a)];
-}
 
-/** Every element within float32 rounding of a few operations: |a - b| ≤ 4e-6·(1 + |b|). */
-function expectClose(actual: FloatArray, expected: FloatArray, what: string): void {
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]) / (1 + Math.abs(expected[i]));
-    if (!(err <= worst)) { worst = err; at = i; }
-  }
-  expect(worst, `${what}: worst relative error at ${at}`).toBeLessThan(4e-6);
-}
 
 describe.skipIf(!available)('native element-wise kernels against the float64 reference', () => {
   const sizes: Array<[number, number]> = [[3, 8], [2, 5], [4, 13], [1, 1], [5, 130], [2, 67]]; // [B, H], ragged vector tails
@@ -236,19 +215,19 @@ describe.skipIf(!available)('native element-wise kernels against the float64 ref
         // lstm
         {
           const G = 4 * H;
-          const [hs, hsR] = pair(k, (T + 1) * n, random, 1);
-          const [cs, csR] = pair(k, (T + 1) * n, random, 2);
-          const [tanhC, tanhCR] = pair(k, T * n, random);
-          const [gates, gatesR] = pair(k, T * B * G, random, 6);
+          const [hs, hsR] = pair(k, ref, (T + 1) * n, random, 1);
+          const [cs, csR] = pair(k, ref, (T + 1) * n, random, 2);
+          const [tanhC, tanhCR] = pair(k, ref, T * n, random);
+          const [gates, gatesR] = pair(k, ref, T * B * G, random, 6);
           for (let t = 0; t < T; t++) {
             k.lstmForwardStep(hs, cs, tanhC, gates, B, H, t);
             ref.lstmForwardStep(hsR, csR, tanhCR, gatesR, B, H, t);
           }
           expectClose(gates, gatesR, 'lstm gates'); expectClose(cs, csR, 'cs'); expectClose(tanhC, tanhCR, 'tanhC'); expectClose(hs, hsR, 'hs');
-          const [dgates, dgatesR] = pair(k, T * B * G, random);
-          const [dcNext, dcNextR] = pair(k, n, random);
-          const [dhs, dhsR] = pair(k, T * n, random);
-          const [dhNext, dhNextR] = pair(k, n, random);
+          const [dgates, dgatesR] = pair(k, ref, T * B * G, random);
+          const [dcNext, dcNextR] = pair(k, ref, n, random);
+          const [dhs, dhsR] = pair(k, ref, T * n, random);
+          const [dhNext, dhNextR] = pair(k, ref, n, random);
           for (let t = T - 1; t >= 0; t--) {
             k.lstmBackwardStep(dgates, dcNext, gates, cs, tanhC, dhs, dhNext, B, H, t);
             ref.lstmBackwardStep(dgatesR, dcNextR, gatesR, csR, tanhCR, dhsR, dhNextR, B, H, t);
@@ -258,21 +237,21 @@ describe.skipIf(!available)('native element-wise kernels against the float64 ref
         // gru
         {
           const G = 3 * H;
-          const [hs, hsR] = pair(k, (T + 1) * n, random, 1);
-          const [hn, hnR] = pair(k, T * n, random);
-          const [gates, gatesR] = pair(k, T * B * G, random, 5);
-          const [hProj, hProjR] = pair(k, B * G, random, 2);
-          const [bhn, bhnR] = pair(k, H, random, 1);
+          const [hs, hsR] = pair(k, ref, (T + 1) * n, random, 1);
+          const [hn, hnR] = pair(k, ref, T * n, random);
+          const [gates, gatesR] = pair(k, ref, T * B * G, random, 5);
+          const [hProj, hProjR] = pair(k, ref, B * G, random, 2);
+          const [bhn, bhnR] = pair(k, ref, H, random, 1);
           for (let t = 0; t < T; t++) {
             k.gruForwardStep(hs, hn, gates, hProj, bhn, B, H, t);
             ref.gruForwardStep(hsR, hnR, gatesR, hProjR, bhnR, B, H, t);
           }
           expectClose(gates, gatesR, 'gru gates'); expectClose(hn, hnR, 'hn'); expectClose(hs, hsR, 'gru hs');
-          const [dgates, dgatesR] = pair(k, T * B * G, random);
-          const [dgatesH, dgatesHR] = pair(k, T * B * G, random);
-          const [dbhn, dbhnR] = pair(k, H, random);
-          const [dhNext, dhNextR] = pair(k, n, random);
-          const [dhs, dhsR] = pair(k, T * n, random);
+          const [dgates, dgatesR] = pair(k, ref, T * B * G, random);
+          const [dgatesH, dgatesHR] = pair(k, ref, T * B * G, random);
+          const [dbhn, dbhnR] = pair(k, ref, H, random);
+          const [dhNext, dhNextR] = pair(k, ref, n, random);
+          const [dhs, dhsR] = pair(k, ref, T * n, random);
           for (let t = T - 1; t >= 0; t--) {
             k.gruBackwardStep(dgates, dgatesH, dbhn, dhNext, gates, hs, hn, dhs, B, H, t);
             ref.gruBackwardStep(dgatesR, dgatesHR, dbhnR, dhNextR, gatesR, hsR, hnR, dhsR, B, H, t);
@@ -282,16 +261,16 @@ describe.skipIf(!available)('native element-wise kernels against the float64 ref
         }
         // rnn
         {
-          const [hs, hsR] = pair(k, (T + 1) * n, random);
-          const [gates, gatesR] = pair(k, T * n, random, 4);
+          const [hs, hsR] = pair(k, ref, (T + 1) * n, random);
+          const [gates, gatesR] = pair(k, ref, T * n, random, 4);
           for (let t = 0; t < T; t++) {
             k.rnnForwardStep(hs, gates, B, H, t);
             ref.rnnForwardStep(hsR, gatesR, B, H, t);
           }
           expectClose(hs, hsR, 'rnn hs');
-          const [dgates, dgatesR] = pair(k, T * n, random);
-          const [dhs, dhsR] = pair(k, T * n, random);
-          const [dhNext, dhNextR] = pair(k, n, random);
+          const [dgates, dgatesR] = pair(k, ref, T * n, random);
+          const [dhs, dhsR] = pair(k, ref, T * n, random);
+          const [dhNext, dhNextR] = pair(k, ref, n, random);
           k.rnnBackwardStep(dgates, gates, dhs, dhNext, B, H, 1);
           ref.rnnBackwardStep(dgatesR, gatesR, dhsR, dhNextR, B, H, 1);
           expectClose(dgates, dgatesR, 'rnn dgates');
@@ -320,15 +299,15 @@ describe.skipIf(!available)('native element-wise kernels against the float64 ref
       const random = createRandom(`rows-${isa}`);
       for (const [N, G] of [[7, 12], [5, 9], [3, 1], [50, 65], [4, 200]]) {
         const V = 11;
-        const [ids, idsR] = idPair(N, random, V);
-        const [W, WR] = pair(k, V * G, random);
-        const [bias, biasR] = pair(k, G, random);
-        const [out, outR] = pair(k, N * G, random);
+        const [ids, idsR] = idPair(k, ref, N, random, V);
+        const [W, WR] = pair(k, ref, V * G, random);
+        const [bias, biasR] = pair(k, ref, G, random);
+        const [out, outR] = pair(k, ref, N * G, random);
         k.embedRows(out, N, G, ids, W, bias); ref.embedRows(outR, N, G, idsR, WR, biasR);
         expectClose(out, outR, 'embedRows');
         k.addBiasRows(out, N, G, bias); ref.addBiasRows(outR, N, G, biasR);
         expectClose(out, outR, 'addBiasRows');
-        const [db, dbR] = pair(k, G, random);
+        const [db, dbR] = pair(k, ref, G, random);
         k.sumRows(db, out, N, G); ref.sumRows(dbR, outR, N, G);
         expectClose(db, dbR, 'sumRows');
         k.scatterAddRows(W, ids, out, N, G); ref.scatterAddRows(WR, idsR, outR, N, G);
@@ -344,8 +323,8 @@ describe.skipIf(!available)('native element-wise kernels against the float64 ref
     it(`${isa}: softmax cross-entropy and its gradient`, () => {
       const random = createRandom(`softmax-${isa}`);
       for (const [N, V] of [[9, 65], [4, 3], [2, 1], [30, 256], [3, 17]]) {
-        const [logits, logitsR] = pair(k, N * V, random, 20);
-        const [targets, targetsR] = idPair(N, random, V);
+        const [logits, logitsR] = pair(k, ref, N * V, random, 20);
+        const [targets, targetsR] = idPair(k, ref, N, random, V);
         const loss = k.softmaxCrossEntropy(logits, targets, N, V);
         const lossR = ref.softmaxCrossEntropy(logitsR, targetsR, N, V);
         expect(Math.abs(loss - lossR)).toBeLessThan(1e-5 * (1 + lossR));
