@@ -17,9 +17,6 @@ import type { CellType } from '../src/core/model.js';
 
 const ref = referenceKernels('f64');
 
-
-
-
 // the relaxed-SIMD (FMA) builds too, as defaultKernels() runs them on Node 20 (index.ts sets the same flag)
 if (/^v20\./.test(process.version)) setFlagsFromString('--experimental-wasm-relaxed-simd');
 const builds = wasmRelaxedSimdAvailable() ? (['off', 'auto'] as const) : (['off'] as const);

@@ -200,9 +200,6 @@ describe.skipIf(!available)('native cell steps on several threads', () => {
   });
 });
 
-
-
-
 describe.skipIf(!available)('native element-wise kernels against the float64 reference', () => {
   const sizes: Array<[number, number]> = [[3, 8], [2, 5], [4, 13], [1, 1], [5, 130], [2, 67]]; // [B, H], ragged vector tails
   for (const isa of available ? nativeIsas() : []) {
