@@ -41,19 +41,24 @@ describe('slices of the batch', () => {
   });
 });
 
+/** Steps every run `iterations` times: loss and gradient norm of each within float32 rounding of the first run's. */
+function expectStepsAgree(runs: TrainingRun[], iterations: number): void {
+  for (let i = 0; i < iterations; i++) {
+    const [one, ...more] = runs.map((r) => r.step());
+    for (const r of more) {
+      expect(Math.abs(r.loss - one.loss), `loss, iteration ${i + 1}`).toBeLessThan(1e-5 * one.loss);
+      expect(Math.abs(r.gradNorm - one.gradNorm), `gradient norm, iteration ${i + 1}`).toBeLessThan(1e-4 * one.gradNorm);
+    }
+  }
+}
+
 describe.skipIf(!wasmSimdAvailable())('data-parallel training steps', () => {
   for (const cell of ['lstm', 'gru', 'rnn'] as const) {
     it(`${cell}: 2 and 3 threads agree with 1 thread within float32 rounding`, () => {
       const runs = [1, 2, 3].map((threads) => TrainingRun.create(options(cell, threads)));
       try {
         expect(runs.map((r) => r.threads)).toEqual([1, 2, 3]);
-        for (let i = 0; i < 6; i++) {
-          const [one, ...more] = runs.map((r) => r.step());
-          for (const r of more) {
-            expect(Math.abs(r.loss - one.loss), `loss, iteration ${i + 1}`).toBeLessThan(1e-5 * one.loss);
-            expect(Math.abs(r.gradNorm - one.gradNorm), `gradient norm, iteration ${i + 1}`).toBeLessThan(1e-4 * one.gradNorm);
-          }
-        }
+        expectStepsAgree(runs, 6);
         // the carried state of every slice went back into the run's state
         for (const r of runs.slice(1)) {
           const a = runs[0].state.h[1], b = r.state.h[1];
@@ -106,13 +111,7 @@ describe.skipIf(!wasmSimdAvailable())('data-parallel training steps', () => {
       const runs = [1, 2, 3].map((threads) => TrainingRun.create(options(cell, threads, 0.25, true)));
       try {
         expect(runs.map((r) => r.threads)).toEqual([1, 2, 3]);
-        for (let i = 0; i < 6; i++) {
-          const [one, ...more] = runs.map((r) => r.step());
-          for (const r of more) {
-            expect(Math.abs(r.loss - one.loss), `loss, iteration ${i + 1}`).toBeLessThan(1e-5 * one.loss);
-            expect(Math.abs(r.gradNorm - one.gradNorm), `gradient norm, iteration ${i + 1}`).toBeLessThan(1e-4 * one.gradNorm);
-          }
-        }
+        expectStepsAgree(runs, 6);
         for (const r of runs.slice(1)) {
           for (let e = 0; e < r.net.params.length; e++) expect(Math.abs(r.net.params[e] - runs[0].net.params[e])).toBeLessThan(1e-4);
         }
