@@ -76,36 +76,30 @@ struct I32 {
   size_t length = 0;
 };
 
-bool readF32(napi_env env, napi_value v, const char* what, F32* out) {
+// A typed array argument of the expected element type, or a thrown JavaScript error naming the argument.
+template <typename View, typename Element>
+bool readTyped(napi_env env, napi_value v, const char* what, napi_typedarray_type want, const char* kind, View* out) {
   bool is = false;
   napi_is_typedarray(env, v, &is);
   napi_typedarray_type type;
   void* data = nullptr;
   size_t length = 0;
   if (is) napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr);
-  if (!is || type != napi_float32_array) {
-    std::string message = std::string("native kernels: ") + what + " is not a Float32Array";
+  if (!is || type != want) {
+    std::string message = std::string("native kernels: ") + what + " is not " + kind;
     return fail(env, message.c_str(), false);
   }
-  out->data = static_cast<float*>(data);
+  out->data = static_cast<Element*>(data);
   out->length = length;
   return true;
 }
 
+bool readF32(napi_env env, napi_value v, const char* what, F32* out) {
+  return readTyped<F32, float>(env, v, what, napi_float32_array, "a Float32Array", out);
+}
+
 bool readI32(napi_env env, napi_value v, const char* what, I32* out) {
-  bool is = false;
-  napi_is_typedarray(env, v, &is);
-  napi_typedarray_type type;
-  void* data = nullptr;
-  size_t length = 0;
-  if (is) napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr);
-  if (!is || type != napi_int32_array) {
-    std::string message = std::string("native kernels: ") + what + " is not an Int32Array";
-    return fail(env, message.c_str(), false);
-  }
-  out->data = static_cast<int32_t*>(data);
-  out->length = length;
-  return true;
+  return readTyped<I32, int32_t>(env, v, what, napi_int32_array, "an Int32Array", out);
 }
 
 bool readLong(napi_env env, napi_value v, const char* what, long* out) {
