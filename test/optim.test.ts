@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { referenceKernels } from '../src/core/kernels/reference.js';
 import {
   ADAGRAD_EPS, ADAM_BETA1, ADAM_BETA2, ADAM_EPS, RMSPROP_DECAY, RMSPROP_EPS,
-  clipGradNorm, createOptimizer, learningRateAt, optimizerStep,
+  clipGradNorm, createOptimizer, learningRateAt, optimizerStep, scheduledLearningRate,
 } from '../src/core/optim.js';
 
 const k = referenceKernels('f64');
@@ -71,5 +71,32 @@ describe('learning-rate decay (char-rnn schedule)', () => {
     expect(learningRateAt(1, 2, 0.5, 2)).toBe(0.5);
     expect(learningRateAt(1, 4, 0.5, 2)).toBe(0.125);
     expect(learningRateAt(1, 3, 1, 0)).toBe(1);
+  });
+});
+
+describe('learning-rate schedule (warm-up, then cosine to a planned end)', () => {
+  it('rises linearly over the warm-up, then follows the cosine from lr to finalLrFrac·lr', () => {
+    const byIters = { warmupIters: 10, finalLrFrac: 0.1, endIters: 100 };
+    expect(scheduledLearningRate(2, byIters, 0, 0)).toBeCloseTo(2 * 0.1 * (0.1 + 0.9 * (1 + Math.cos(0)) / 2), 12);
+    expect(scheduledLearningRate(2, byIters, 4, 0)).toBeCloseTo(2 * 0.5 * (0.1 + 0.9 * (1 + Math.cos(Math.PI * 0.04)) / 2), 12);
+    expect(scheduledLearningRate(2, byIters, 50, 0)).toBeCloseTo(2 * (0.1 + 0.9 * 0.5), 12); // half-way: the mean of the ends
+    expect(scheduledLearningRate(2, byIters, 100, 0)).toBeCloseTo(0.2, 12);
+    expect(scheduledLearningRate(2, byIters, 500, 0)).toBeCloseTo(0.2, 12); // past the end it stays at the floor
+  });
+
+  it('holds the full rate until decayStart, then decays over the rest of the plan', () => {
+    const held = { warmupIters: 0, finalLrFrac: 0, decayStart: 0.8, endIters: 100 };
+    expect(scheduledLearningRate(1, held, 0, 0)).toBe(1);
+    expect(scheduledLearningRate(1, held, 80, 0)).toBe(1);
+    expect(scheduledLearningRate(1, held, 90, 0)).toBeCloseTo(0.5, 12); // half-way through the decay
+    expect(scheduledLearningRate(1, held, 100, 0)).toBeCloseTo(0, 12);
+    expect(scheduledLearningRate(1, { ...held, finalLrFrac: 1 }, 95, 0)).toBe(1); // a final share of 1: constant
+  });
+
+  it('a time plan follows the training clock, not the iteration count', () => {
+    const byTime = { warmupIters: 0, finalLrFrac: 0, endMs: 1000 };
+    expect(scheduledLearningRate(1, byTime, 999_999, 0)).toBe(1);
+    expect(scheduledLearningRate(1, byTime, 0, 250)).toBeCloseTo((1 + Math.cos(Math.PI / 4)) / 2, 12);
+    expect(scheduledLearningRate(1, byTime, 3, 1000)).toBeCloseTo(0, 12);
   });
 });

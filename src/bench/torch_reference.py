@@ -95,15 +95,28 @@ def _has_module(name):
     return importlib.util.find_spec(name) is not None
 
 
+AVX2_ONLY_CORES = {"haswell", "zen", "skylake", "excavator"}  # OpenBLAS kernels with AVX2/FMA but not AVX-512
+
+
 def choose_core_type():
-    """-> (core OpenBLAS picks itself, OPENBLAS_CORETYPE set here or None); sets the variable when it falls back."""
-    if os.environ.get("OPENBLAS_CORETYPE"):
+    """-> (core OpenBLAS would use, OPENBLAS_CORETYPE set here or None); sets the variable when that is not the best.
+
+    Without OPENBLAS_CORETYPE, "not the best" is a fallback to kernels without AVX2/FMA. An OPENBLAS_CORETYPE
+    inherited from the environment is kept unless it names AVX2 kernels on a CPU with AVX-512 (some machines set
+    Haswell for everyone; on an AVX-512 Zen 5 that halved single-thread sgemm: 78-87 vs 121-156 GFLOP/s).
+    """
+    inherited = os.environ.get("OPENBLAS_CORETYPE")
+    flags = _cpu_flags()
+    has_avx512 = {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags
+    if inherited:
+        if has_avx512 and inherited.lower() in AVX2_ONLY_CORES:
+            os.environ["OPENBLAS_CORETYPE"] = "SKYLAKEX"
+            return f"{inherited} (from the environment)", "SKYLAKEX"
         return None, None  # the caller chose
     detected = _detected_core()
     if detected is None or detected.lower() not in FALLBACK_CORES:
         return detected, None
-    flags = _cpu_flags()
-    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+    if has_avx512:
         chosen = "SKYLAKEX"
     elif {"avx2", "fma"} <= flags:
         chosen = "HASWELL"

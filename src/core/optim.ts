@@ -3,6 +3,7 @@
 
 import type { FloatArray, Kernels } from './kernels/types.js';
 import { CharnnError } from './errors.js';
+import type { LrSchedule } from './snapshot.js';
 
 export type OptimizerName = 'adagrad' | 'rmsprop' | 'adam';
 export const OPTIMIZERS: readonly OptimizerName[] = ['adagrad', 'rmsprop', 'adam'];
@@ -87,4 +88,14 @@ export function clipGradNorm(grads: FloatArray, maxNorm: number): number {
 export function learningRateAt(baseLr: number, epochsDone: number, decay: number, decayAfter: number): number {
   const decaySteps = Math.max(0, Math.floor(epochsDone) - Math.max(decayAfter, 1) + 1);
   return baseLr * Math.pow(decay, decaySteps);
+}
+
+/** The schedule's rate (see LrSchedule): warm-up, constant until decayStart, then cosine down to finalLrFrac·baseLr at the planned end. */
+export function scheduledLearningRate(baseLr: number, schedule: LrSchedule, iteration: number, elapsedMs: number): number {
+  const done = schedule.endMs !== undefined ? elapsedMs / schedule.endMs : iteration / schedule.endIters!;
+  const start = schedule.decayStart ?? 0;
+  const q = Math.max(0, Math.min(1, done) - start) / (1 - start);
+  const warm = schedule.warmupIters > 0 ? Math.min(1, (iteration + 1) / schedule.warmupIters) : 1;
+  const f = schedule.finalLrFrac;
+  return baseLr * warm * (f + ((1 - f) * (1 + Math.cos(Math.PI * q))) / 2);
 }

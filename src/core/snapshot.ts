@@ -25,6 +25,22 @@ export interface TrainConfig {
   evalEvery: number;     // iterations between validation losses
   valBatches: number;    // batches per validation (0 = the whole validation split)
   seed: number;
+  /** A learning-rate schedule to a planned end, in place of the per-epoch decay (absent: char-rnn's decay). */
+  schedule?: LrSchedule;
+}
+
+/**
+ * Warm-up, a constant rate, then cosine decay to a planned end:
+ * lr·min(1, (i+1)/warmupIters)·(f + (1 - f)·(1 + cos πq)/2), q = max(0, p - s)/(1 - s), with f = finalLrFrac,
+ * s = decayStart and p the share of the plan done: training time over endMs (a time budget; the run's elapsedMs
+ * counts every millisecond of training, validations included, across resumes) or iterations over endIters.
+ */
+export interface LrSchedule {
+  warmupIters: number;
+  finalLrFrac: number;
+  decayStart?: number; // share of the plan before the decay starts (absent: 0, cosine all the way)
+  endMs?: number;
+  endIters?: number;
 }
 
 export interface HistoryPoint {
@@ -95,6 +111,13 @@ export function parseHeader(raw: Record<string, unknown>): CheckpointHeader {
   if (!OPTIMIZERS.includes(t.optimizer as never)) bad('training.optimizer');
   for (const key of ['lr', 'gradClip', 'lrDecay', 'lrDecayAfter', 'valFrac', 'evalEvery', 'valBatches', 'seed']) {
     if (typeof t[key] !== 'number' || !Number.isFinite(t[key])) bad(`training.${key}`);
+  }
+  if (t.schedule !== undefined) {
+    const sc = t.schedule as Record<string, unknown>;
+    const ends = [sc.endMs, sc.endIters].filter((e) => e !== undefined);
+    if (!isObject(sc) || !isCount(sc.warmupIters) || typeof sc.finalLrFrac !== 'number' || !(sc.finalLrFrac >= 0 && sc.finalLrFrac <= 1) ||
+      (sc.decayStart !== undefined && !(typeof sc.decayStart === 'number' && sc.decayStart >= 0 && sc.decayStart < 1)) ||
+      ends.length !== 1 || !(typeof ends[0] === 'number' && (ends[0] as number) > 0)) bad('training.schedule');
   }
   if (!isCount(raw.optimizerSteps)) bad('optimizerSteps');
   if (!isRandomState(raw.randomState)) bad('randomState');

@@ -13,7 +13,7 @@ import {
   allocPass, allocState, backward, carryState, createNetwork, forwardLoss, initParams, resetState,
   type CarriedState, type ModelConfig, type Network, type Pass,
 } from './model.js';
-import { clipGradNorm, createOptimizer, learningRateAt, optimizerStep, type Optimizer } from './optim.js';
+import { clipGradNorm, createOptimizer, learningRateAt, optimizerStep, scheduledLearningRate, type Optimizer } from './optim.js';
 import { createRandom, type Random } from './random.js';
 import {
   CHECKPOINT_FORMAT, expectedTensors, optimizerBufferNames, parseHeader,
@@ -216,7 +216,8 @@ export class TrainingRun {
   }
 
   learningRate(): number {
-    const { lr, lrDecay, lrDecayAfter } = this.training;
+    const { lr, lrDecay, lrDecayAfter, schedule } = this.training;
+    if (schedule) return scheduledLearningRate(lr, schedule, this.iteration, this.elapsedMs);
     return learningRateAt(lr, Math.floor(this.iteration / this.batchesPerEpoch), lrDecay, lrDecayAfter);
   }
 
@@ -398,6 +399,15 @@ export function validateTrainConfig(t: TrainConfig): void {
   if (!int(t.evalEvery, 1)) throw new CharnnError(`The evaluation interval must be a positive integer, got ${t.evalEvery}.`);
   if (!int(t.valBatches, 0)) throw new CharnnError(`The number of validation batches must be a whole number, got ${t.valBatches}.`);
   if (!Number.isFinite(t.seed)) throw new CharnnError(`The seed must be a number, got ${t.seed}.`);
+  const sc = t.schedule;
+  if (sc) {
+    if (!int(sc.warmupIters, 0)) throw new CharnnError(`The warm-up must be a whole number of iterations, got ${sc.warmupIters}.`);
+    if (!(sc.finalLrFrac >= 0 && sc.finalLrFrac <= 1)) throw new CharnnError(`The final learning-rate fraction must be from 0 to 1, got ${sc.finalLrFrac}.`);
+    if (sc.decayStart !== undefined && !(sc.decayStart >= 0 && sc.decayStart < 1)) throw new CharnnError(`The decay start must be a share of the plan from 0 to below 1, got ${sc.decayStart}.`);
+    if ((sc.endMs === undefined) === (sc.endIters === undefined) || !((sc.endMs ?? sc.endIters!) > 0)) {
+      throw new CharnnError('A learning-rate schedule needs one planned end: a time or an iteration.');
+    }
+  }
 }
 
 export interface TrainBudget {
@@ -475,16 +485,24 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
     if (overfitting) hooks.onOverfitting?.({ iteration: run.iteration, valLoss, bestIteration: watch.bestIteration!, bestValLoss: run.bestValLoss! });
   };
 
+  // the run's training time counts everything from here to the end (validations and checkpoints too): it is what a
+  // time budget spends, and the clock a time-planned learning-rate schedule follows
+  let ticked = started;
+  const clock = () => {
+    const now = performance.now();
+    run.elapsedMs += now - ticked;
+    ticked = now;
+  };
   while (run.iteration < totalIters) {
+    clock();
     const elapsed = performance.now() - started;
     if (budget.timeLimitMs !== undefined && elapsed >= budget.timeLimitMs) break;
     if (hooks.shouldStop?.()) {
       stoppedBy = 'signal';
       break;
     }
-    const stepStarted = performance.now();
     const result = run.step({ stats: statsEvery > 0 && (run.iteration + 1) % statsEvery === 0 });
-    run.elapsedMs += performance.now() - stepStarted;
+    clock();
     watch.trained(result.loss);
     const elapsedMs = performance.now() - started;
     hooks.onIteration?.({
@@ -507,6 +525,7 @@ export async function runTraining(run: TrainingRun, options: RunTrainingOptions)
   if (stoppedBy === 'budget' && run.iteration > startIteration) await evaluate();
   // the last validation may be the one that ran out of patience
   if (stoppedBy === 'budget' && watch.outOfPatience) stoppedBy = 'patience';
+  clock();
   if (run.iteration > startIteration || lastCheckpoint === null) await save();
   return {
     iterations: run.iteration, stoppedBy, trainLoss: run.lastLoss, valLoss: run.valLoss, bestValLoss: run.bestValLoss, bestIteration: watch.bestIteration,

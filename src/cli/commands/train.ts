@@ -7,9 +7,12 @@ import { basename, dirname, extname } from 'node:path';
 import type { Command } from 'commander';
 import type { CellType } from '../../core/model.js';
 import type { OptimizerName } from '../../core/optim.js';
+
+type LrScheduleName = 'char-rnn' | 'cosine';
 import type { CheckpointHeader, TrainConfig } from '../../core/snapshot.js';
 import type { IterationEvent, TrainingRun, TrainingSummary } from '../../core/train.js';
 import type { Corpus } from '../../core/data/corpus.js';
+import type { Plan } from '../../core/recipe.js';
 import { CharnnError } from '../../core/errors.js';
 import { decimal, duration, formatDuration, oneOf, seed, UsageError, wholeNumber } from '../options.js';
 import { formatCount, printNote, printWarning, StatusLine, style, whenStdoutCloses, writeJsonLine } from '../output.js';
@@ -31,6 +34,11 @@ export interface TrainCliOptions {
   maskFrac: number;
   lrDecay: number;
   lrDecayAfter: number;
+  lrSchedule?: LrScheduleName; // undefined: cosine for a planned --time run, char-rnn's per-epoch decay otherwise
+  warmup?: number;             // cosine warm-up iterations
+  lrFinal?: number;            // the cosine schedule's last rate, as a share of lr
+  decayStart?: number;         // the cosine schedule's constant share before it decays
+  plan: boolean;               // --no-plan: a --time run keeps the defaults instead of planning the model for the budget
   epochs?: number;
   maxIters?: number;
   time?: number;            // milliseconds
@@ -64,6 +72,7 @@ const MAX_EVAL_EVERY = 1000;          // validate once per epoch, but at least t
 const SAMPLE_EVERY_LENGTH = 200;      // characters in a --sample-every sample (as min-char-rnn)
 const STATUS_REFRESH_MS = 100;        // live line updates; faster is unreadable and costs terminal time
 const DEFAULT_STATS_EVERY = 10;       // --stats without a number: hidden-state statistics every this many iterations
+const FINAL_LR_FRAC = 0.02;           // the cosine schedule ends at this share of --lr
 
 export function registerTrainCommand(program: Command): void {
   program
@@ -76,16 +85,21 @@ export function registerTrainCommand(program: Command): void {
     .option('--seq-length <n>', 'characters per sequence (steps of backpropagation through time)', wholeNumber('--seq-length', 1, 100_000), 50)
     .option('--batch-size <n>', `sequences per batch (default: ${DEFAULT_BATCH_SIZE}, or fewer for a small corpus so an epoch has at least ${MIN_DEFAULT_EPOCH_ITERS} iterations)`, wholeNumber('--batch-size', 1, 100_000))
     .option('--optimizer <name>', 'adagrad, rmsprop or adam', oneOf('--optimizer', ['adagrad', 'rmsprop', 'adam'] as const), 'adagrad')
-    .option('--lr <x>', 'learning rate (default: 0.05 for adagrad, 0.002 for rmsprop and adam)', decimal('--lr', { above: 0, atMost: 100 }))
+    .option('--lr <x>', 'learning rate (default: 0.05 for adagrad, 0.1 in a planned --time run; 0.002 for rmsprop and adam)', decimal('--lr', { above: 0, atMost: 100 }))
     .option('--grad-clip <x>', 'clip the gradient norm to this (0 = no clipping)', decimal('--grad-clip', { atLeast: 0 }), 5)
     .option('--dropout <p>', 'dropout probability between layers', decimal('--dropout', { atLeast: 0, below: 1 }), 0)
     .option('--bidirectional', 'a deep bidirectional model that reads both sides of each character, trained to restore masked characters: it fills gaps (charnn fill) but cannot sample', false)
     .option('--mask-frac <f>', 'with --bidirectional: fraction of the characters masked in training', decimal('--mask-frac', { above: 0, below: 1 }), 0.15)
+    .option('--lr-schedule <name>', `char-rnn (multiply by --lr-decay every epoch from --lr-decay-after) or cosine (warm up over --warmup iterations, then decay to ${FINAL_LR_FRAC} of --lr at the end of the budget) (default: cosine with a planned --time, char-rnn otherwise)`, oneOf('--lr-schedule', ['char-rnn', 'cosine'] as const))
+    .option('--lr-final <f>', `with the cosine schedule: the rate it ends at, as a share of --lr (1 = constant after the warm-up) (default: ${FINAL_LR_FRAC})`, decimal('--lr-final', { atLeast: 0, atMost: 1 }))
+    .option('--decay-start <share>', 'with the cosine schedule: the share of the budget at a constant rate before the decay starts (default: 0 for --lr-schedule cosine, planned with --time)', decimal('--decay-start', { atLeast: 0, below: 1 }))
+    .option('--warmup <iters>', 'with the cosine schedule: iterations of linear warm-up (default: 2% of the planned iterations with --time, else 0)', wholeNumber('--warmup', 0))
     .option('--lr-decay <f>', 'multiply the learning rate by this every epoch…', decimal('--lr-decay', { above: 0, atMost: 1 }), 0.97)
     .option('--lr-decay-after <epochs>', '…starting after this many epochs', wholeNumber('--lr-decay-after', 0), 10)
     .option('--epochs <n>', `train for this many epochs (default: ${DEFAULT_EPOCHS} when no --max-iters or --time is given)`, decimal('--epochs', { above: 0 }))
     .option('--max-iters <n>', 'stop at this iteration (counting from the start of the run, also after --resume)', wholeNumber('--max-iters', 1))
-    .option('--time <duration>', 'stop after this much training time, e.g. 90s, 10m, 1h30m', duration('--time'))
+    .option('--time <duration>', 'train for this much time, e.g. 90s, 10m, 1h30m, making the best model it can in that time: model size, dropout and learning-rate schedule planned from a short measurement of this machine (options you give are kept)', duration('--time'))
+    .option('--no-plan', 'with --time: keep the defaults and only stop when the time is up')
     .option('--val-frac <f>', 'fraction of the text held out for validation', decimal('--val-frac', { atLeast: 0, below: 1 }), 0.1)
     .option('--val-batches <n>', 'batches per validation, from the start of the validation text (0 = all of it)', wholeNumber('--val-batches', 0), DEFAULT_VAL_BATCHES)
     .option('--eval-every <iters>', 'iterations between validations (default: once per epoch, at most 1000)', wholeNumber('--eval-every', 1))
@@ -190,6 +204,8 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
 
     // --- the run ---------------------------------------------------------------------------------------------
     let run: TrainingRun;
+    let plan: Plan | undefined;
+    let budgetTimeMs = options.time;
     if (resumeFrom) {
       run = await TrainingRun.resume(resumeFrom.path, corpus, { corpusName: corpusArg === '-' ? 'stdin' : corpusSource, threads: options.threads });
     } else {
@@ -212,13 +228,51 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       const runName = await freeRunName(options.name ?? defaultRunName(corpusSource), checkpointDir, explicit('name'));
       const from = initFrom?.header.model;
       const bidirectional = from ? from.bidirectional === true : options.bidirectional;
+      const model = {
+        cell: from?.cell ?? options.model, hiddenSize: from?.hiddenSize ?? options.hidden, layers: from?.layers ?? options.layers,
+        dropout: options.dropout,
+        ...(bidirectional && { bidirectional: true, maskFrac: explicit('maskFrac') || !from ? options.maskFrac : from.maskFrac }),
+      };
+
+      // --- a time budget: plan the model for it (fine-tuning keeps its model) -----------------------------------
+      let timeLimitMs = options.time;
+      if (options.time !== undefined && options.plan && !initFrom) {
+        const { measureTrainingSpeed, planForBudget, PLANNED_LEARNING_RATE } = await import('../../core/recipe.js');
+        status.update(`Measuring how fast this machine trains, to plan ${formatDuration(options.time)}…`);
+        const started = performance.now();
+        plan = await planForBudget({
+          budgetMs: options.time, trainChars: trainIds.length, vocabSize: corpus.vocab.symbols.length,
+          cell: model.cell, layers: model.layers, batchSize: training.batchSize, seqLength: training.seqLength,
+          hiddenSize: explicit('hidden') ? options.hidden : undefined, dropout: explicit('dropout') ? options.dropout : undefined,
+          measure: (hiddenSize) => measureTrainingSpeed(corpus, { ...model, hiddenSize, dropout: 0 }, training, options.threads),
+          now: () => performance.now() - started,
+        });
+        model.hiddenSize = plan.hiddenSize;
+        model.dropout = plan.dropout;
+        if (options.lr === undefined) training.lr = PLANNED_LEARNING_RATE[training.optimizer];
+        timeLimitMs = Math.max(1, options.time - plan.calibrationMs); // the measurement spent part of the budget
+      }
+      const schedule = options.lrSchedule ?? (plan ? 'cosine' : 'char-rnn');
+      if (schedule === 'cosine') {
+        // the budget's epochs: as given, or the default when no budget is given at all
+        const epochs = options.epochs ?? (options.maxIters === undefined && options.time === undefined ? DEFAULT_EPOCHS : undefined);
+        const endIters = Math.min(options.maxIters ?? Infinity, epochs !== undefined ? Math.ceil(epochs * batchesPerEpoch) : Infinity);
+        // the end comes first at the iteration limit, or when the time is up
+        const decayStart = options.decayStart ?? plan?.decayStart;
+        const byIters = endIters < Infinity && (timeLimitMs === undefined || (plan !== undefined && endIters < plan.plannedIters));
+        training.schedule = {
+          warmupIters: options.warmup ?? plan?.warmupIters ?? 0, finalLrFrac: options.lrFinal ?? FINAL_LR_FRAC,
+          ...(decayStart ? { decayStart } : {}),
+          ...(byIters ? { endIters } : { endMs: timeLimitMs! }),
+        };
+      } else {
+        const given = (['warmup', 'lrFinal', 'decayStart'] as const).find((key) => explicit(key));
+        if (given) throw new UsageError(`--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to the cosine schedule; add --lr-schedule cosine.`);
+      }
+      budgetTimeMs = timeLimitMs;
       run = TrainingRun.create({
         corpus,
-        model: {
-          cell: from?.cell ?? options.model, hiddenSize: from?.hiddenSize ?? options.hidden, layers: from?.layers ?? options.layers,
-          dropout: options.dropout,
-          ...(bidirectional && { bidirectional: true, maskFrac: explicit('maskFrac') || !from ? options.maskFrac : from.maskFrac }),
-        },
+        model,
         initParams: initFrom?.params,
         training,
         runName,
@@ -237,7 +291,17 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
 
     // --- the budget ---------------------------------------------------------------------------------------------
     const noBudgetGiven = options.epochs === undefined && options.maxIters === undefined && options.time === undefined;
-    const budget = { maxIters: options.maxIters, epochs: options.epochs ?? (noBudgetGiven ? DEFAULT_EPOCHS : undefined), timeLimitMs: options.time };
+    // a resumed run planned for a time finishes that time (its schedule ends there), unless given another budget
+    const plannedEndMs = run.training.schedule?.endMs;
+    if (resumeFrom && noBudgetGiven && plannedEndMs !== undefined) {
+      if (run.elapsedMs >= plannedEndMs) {
+        throw new CharnnError(`The run has already trained for its planned ${formatDuration(plannedEndMs)}; give --time, --max-iters or --epochs to train further.`);
+      }
+      budgetTimeMs = plannedEndMs - run.elapsedMs;
+    }
+    const budget = {
+      maxIters: options.maxIters, epochs: options.epochs ?? (noBudgetGiven && budgetTimeMs === undefined ? DEFAULT_EPOCHS : undefined), timeLimitMs: budgetTimeMs,
+    };
     const budgetIters = Math.min(budget.maxIters ?? Infinity, budget.epochs !== undefined ? Math.ceil(budget.epochs * run.batchesPerEpoch) : Infinity);
     if (run.iteration >= budgetIters) {
       throw new CharnnError(
@@ -252,6 +316,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       budget.timeLimitMs !== undefined ? formatDuration(budget.timeLimitMs) : null,
     ].filter(Boolean).join(' or ');
     status.stop();
+    if (plan) printNote(describePlan(plan, options.time!, run));
     printNote(
       `${resumeFrom ? `Resuming ${style().bold(run.runName)} at iteration ${run.iteration}` : `Training ${style().bold(run.runName)}`}` +
       `${initFrom ? ` from the weights of ${initFrom.path}` : ''}: ${shape}, ` +
@@ -305,6 +370,21 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
     disposeInterrupt();
     openRun?.close();
   }
+}
+
+/** "Plan for 10m: lstm 2×256 (why), dropout 0.3 (why), cosine schedule …; measured …" */
+function describePlan(plan: Plan, budgetMs: number, run: TrainingRun): string {
+  const { cell, layers, hiddenSize, dropout } = run.net.config;
+  const measured = plan.measured.map((m) => `${m.hiddenSize}: ${formatCount(m.charsPerSec)}`).join(', ');
+  const epochs = plan.plannedEpochs < 10 ? plan.plannedEpochs.toFixed(1) : plan.plannedEpochs.toFixed(0);
+  const schedule = run.training.schedule
+    ? `learning rate ${run.training.lr} after ${run.training.schedule.warmupIters} warm-up iterations, ` +
+      `from ${Math.round(100 * (run.training.schedule.decayStart ?? 0))}% of the time cosine down to ${+(run.training.schedule.finalLrFrac * run.training.lr).toPrecision(3)}`
+    : `learning rate ${run.training.lr}, char-rnn's per-epoch decay`;
+  return `${style().bold('Plan')} for ${formatDuration(budgetMs)} on this machine: ${cell} ${layers}×${hiddenSize}, ${plan.reason}; ` +
+    `dropout ${dropout} for about ${epochs} passes over the text; ${schedule}; ` +
+    `~${formatCount(plan.plannedIters)} iterations (${formatCount(Math.round(plan.charsPerParam))} characters per parameter). ` +
+    `Measured chars/s by hidden size, ${measured}, in ${formatDuration(plan.calibrationMs)} (--no-plan keeps the defaults).`;
 }
 
 /** --init-from takes the architecture from the checkpoint: an explicit option that contradicts it is a mistake. */
