@@ -138,37 +138,43 @@ async function main(): Promise<void> {
   console.log(`# budgets ${budgets.join(', ')}; ${runs} runs per cell; validation loss in nats per character over the whole last 10%`);
   const results: Result[] = [];
   try {
+    // every corpus's PyTorch thread counts first; then the runs, a seed at a time across corpora and contenders,
+    // so a bench stopped part way has the same runs of every cell
+    const corpora = new Map<string, { path: string; threads: Partial<Record<'gpt' | 'lstm', number>> }>();
     for (const corpusName of options.corpora!.split(',')) {
-      const corpus = corpusPath(corpusName, work);
-      const threads: Partial<Record<'gpt' | 'lstm', number>> = {};
+      const corpus = { path: corpusPath(corpusName, work), threads: {} as Partial<Record<'gpt' | 'lstm', number>> };
+      corpora.set(corpusName, corpus);
       for (const model of ['gpt', 'lstm'] as const) {
         if (!contenders.includes(model)) continue;
-        const best = await bestThreads(model, corpus);
-        threads[model] = best.threads;
+        const best = await bestThreads(model, corpus.path);
+        corpus.threads[model] = best.threads;
         console.log(`# ${corpusName}: PyTorch ${model} chars/s ${best.rates} → ${best.threads} thread${best.threads > 1 ? 's' : ''}` +
           (parallel ? (best.threads > 1 ? ' (WARNING: --parallel runs it on 1 thread, below its best)' : '; --parallel: every run on 1 thread, two at a time') : ''));
       }
-      const jobs: Array<{ budget: string; seed: number; contender: Contender }> = [];
-      for (const budget of budgets) for (let seed = 1; seed <= runs; seed++) for (const contender of contenders) jobs.push({ budget, seed, contender });
-      const runJob = async ({ budget, seed, contender }: (typeof jobs)[number], core?: number) => {
-        const started = Date.now();
-        const r = contender === 'charnn' ? await runCharnn(corpus, budget, seed, work, core)
-          : await runReference(contender, corpus, budget, seed, core === undefined ? threads[contender]! : 1, core);
-        const result: Result = { corpus: corpusName, budget, contender, seed, ...r };
-        results.push(result);
-        if (options.out) appendFileSync(options.out, `${JSON.stringify(result)}\n`);
-        console.log(`${corpusName}\t${budget}\t${contender}\tseed ${seed}\t${r.valLoss.toFixed(4)}\t(${r.detail}; ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    }
+    const jobs: Array<{ corpusName: string; budget: string; seed: number; contender: Contender }> = [];
+    for (const budget of budgets) {
+      for (let seed = 1; seed <= runs; seed++) for (const corpusName of corpora.keys()) for (const contender of contenders) jobs.push({ corpusName, budget, seed, contender });
+    }
+    const runJob = async ({ corpusName, budget, seed, contender }: (typeof jobs)[number], core?: number) => {
+      const { path, threads } = corpora.get(corpusName)!;
+      const started = Date.now();
+      const r = contender === 'charnn' ? await runCharnn(path, budget, seed, work, core)
+        : await runReference(contender, path, budget, seed, core === undefined ? threads[contender]! : 1, core);
+      const result: Result = { corpus: corpusName, budget, contender, seed, ...r };
+      results.push(result);
+      if (options.out) appendFileSync(options.out, `${JSON.stringify(result)}\n`);
+      console.log(`${corpusName}\t${budget}\t${contender}\tseed ${seed}\t${r.valLoss.toFixed(4)}\t(${r.detail}; ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    };
+    if (!parallel) {
+      for (const job of jobs) await runJob(job);
+    } else {
+      // two lanes, one per core, each taking the next job when it is free
+      let next = 0;
+      const lane = async (core: number) => {
+        while (next < jobs.length) await runJob(jobs[next++], core);
       };
-      if (!parallel) {
-        for (const job of jobs) await runJob(job);
-      } else {
-        // two lanes, one per core, each taking the next job when it is free
-        let next = 0;
-        const lane = async (core: number) => {
-          while (next < jobs.length) await runJob(jobs[next++], core);
-        };
-        await Promise.all([lane(0), lane(1)]);
-      }
+      await Promise.all([lane(0), lane(1)]);
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
