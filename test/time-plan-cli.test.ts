@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, runCharnn } from './helpers/cli.js';
 import { readCheckpointInfo } from '../src/node/checkpoint-files.js';
 import { parseHeader } from '../src/core/snapshot.js';
+import { CharnnError } from '../src/core/errors.js';
 
 let work: string;
 let corpus: string;
@@ -121,6 +122,21 @@ describe('charnn train --time (planned)', () => {
     expect(rates).toHaveLength(6);
     for (let i = 0; i < 6; i++) expect(rates[i]).toBeCloseTo(0.05 * (0.02 + (0.98 * (1 + Math.cos((Math.PI * i) / 6))) / 2), 12);
     expect((await headerOfOnlyRun(dir)).training.schedule).toEqual({ warmupIters: 0, finalLrFrac: 0.02, endIters: 6 });
+  });
+
+  it('a checkpoint whose schedule is damaged is refused in one sentence, not a TypeError', async () => {
+    const dir = join(work, 'damaged');
+    const r = await charnn(['train', corpus, '--lr-schedule', 'cosine', '--max-iters', '2', '--hidden', '8', '--threads', '1', '--checkpoint-dir', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    const file = readdirSync(dir).find((f) => f.endsWith('.ckpt'))!;
+    const raw = (await readCheckpointInfo(join(dir, file))).header;
+    const withSchedule = (schedule: unknown) => ({ ...raw, training: { ...(raw.training as object), schedule } });
+    expect(() => parseHeader(withSchedule(null))).toThrow(CharnnError);
+    expect(() => parseHeader(withSchedule(null))).toThrow('training.schedule: A learning-rate schedule must be an object');
+    expect(() => parseHeader(withSchedule({ warmupIters: 0, finalLrFrac: 0.02 }))).toThrow('needs one planned end');
+    expect(() => parseHeader(withSchedule({ warmupIters: 0, finalLrFrac: 0.02, endIters: 5, endMs: 9 }))).toThrow('needs one planned end');
+    expect(() => parseHeader(withSchedule({ warmupIters: 0, finalLrFrac: 2, endIters: 5 }))).toThrow('final learning-rate fraction');
+    expect(parseHeader(withSchedule({ warmupIters: 0, finalLrFrac: 0.02, decayStart: 0.8, endIters: 5 })).training.schedule!.decayStart).toBe(0.8);
   });
 
   it('refuses schedule options without the cosine schedule', async () => {

@@ -138,7 +138,7 @@ function roundTo(x: number, step: number): number {
 export async function measureTrainingSpeed(
   corpus: Corpus, model: Omit<ModelConfig, 'vocabSize'>, training: TrainConfig, threads: number | undefined,
 ): Promise<number> {
-  const run = TrainingRun.create({ corpus, model, training: { ...training, schedule: undefined }, runName: 'calibration', corpusName: 'calibration', threads });
+  const run = TrainingRun.create({ corpus, model, training, runName: 'calibration', corpusName: 'calibration', threads });
   try {
     run.step();
     const started = performance.now();

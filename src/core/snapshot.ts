@@ -43,6 +43,23 @@ export interface LrSchedule {
   endIters?: number;
 }
 
+/** What is wrong with a learning-rate schedule, as a sentence, or null when nothing is (it may come from a file). */
+export function scheduleProblem(schedule: unknown): string | null {
+  if (typeof schedule !== 'object' || schedule === null || Array.isArray(schedule)) return 'A learning-rate schedule must be an object.';
+  const sc = schedule as Record<string, unknown>;
+  const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (!(isNumber(sc.warmupIters) && Number.isInteger(sc.warmupIters) && sc.warmupIters >= 0)) {
+    return `The warm-up must be a whole number of iterations, got ${String(sc.warmupIters)}.`;
+  }
+  if (!(isNumber(sc.finalLrFrac) && sc.finalLrFrac >= 0 && sc.finalLrFrac <= 1)) return `The final learning-rate fraction must be from 0 to 1, got ${String(sc.finalLrFrac)}.`;
+  if (sc.decayStart !== undefined && !(isNumber(sc.decayStart) && sc.decayStart >= 0 && sc.decayStart < 1)) {
+    return `The decay start must be a share of the plan from 0 to below 1, got ${String(sc.decayStart)}.`;
+  }
+  const ends = [sc.endMs, sc.endIters].filter((e) => e !== undefined);
+  if (ends.length !== 1 || !(isNumber(ends[0]) && ends[0] > 0)) return 'A learning-rate schedule needs one planned end: a time or an iteration.';
+  return null;
+}
+
 export interface HistoryPoint {
   iter: number;
   loss: number | null;
@@ -113,11 +130,8 @@ export function parseHeader(raw: Record<string, unknown>): CheckpointHeader {
     if (typeof t[key] !== 'number' || !Number.isFinite(t[key])) bad(`training.${key}`);
   }
   if (t.schedule !== undefined) {
-    const sc = t.schedule as Record<string, unknown>;
-    const ends = [sc.endMs, sc.endIters].filter((e) => e !== undefined);
-    if (!isObject(sc) || !isCount(sc.warmupIters) || typeof sc.finalLrFrac !== 'number' || !(sc.finalLrFrac >= 0 && sc.finalLrFrac <= 1) ||
-      (sc.decayStart !== undefined && !(typeof sc.decayStart === 'number' && sc.decayStart >= 0 && sc.decayStart < 1)) ||
-      ends.length !== 1 || !(typeof ends[0] === 'number' && (ends[0] as number) > 0)) bad('training.schedule');
+    const problem = scheduleProblem(t.schedule);
+    if (problem !== null) bad(`training.schedule: ${problem.replace(/\.$/, '')}`);
   }
   if (!isCount(raw.optimizerSteps)) bad('optimizerSteps');
   if (!isRandomState(raw.randomState)) bad('randomState');

@@ -16,7 +16,7 @@ import {
 import { clipGradNorm, createOptimizer, learningRateAt, optimizerStep, scheduledLearningRate, type Optimizer } from './optim.js';
 import { createRandom, type Random } from './random.js';
 import {
-  CHECKPOINT_FORMAT, expectedTensors, optimizerBufferNames, parseHeader,
+  CHECKPOINT_FORMAT, expectedTensors, optimizerBufferNames, parseHeader, scheduleProblem,
   type CheckpointHeader, type HistoryPoint, type TrainConfig,
 } from './snapshot.js';
 import { checkpointFileName, decodeCheckpoint, encodeCheckpoint, type CheckpointContents, type TensorData } from './checkpoint/format.js';
@@ -399,15 +399,8 @@ export function validateTrainConfig(t: TrainConfig): void {
   if (!int(t.evalEvery, 1)) throw new CharnnError(`The evaluation interval must be a positive integer, got ${t.evalEvery}.`);
   if (!int(t.valBatches, 0)) throw new CharnnError(`The number of validation batches must be a whole number, got ${t.valBatches}.`);
   if (!Number.isFinite(t.seed)) throw new CharnnError(`The seed must be a number, got ${t.seed}.`);
-  const sc = t.schedule;
-  if (sc) {
-    if (!int(sc.warmupIters, 0)) throw new CharnnError(`The warm-up must be a whole number of iterations, got ${sc.warmupIters}.`);
-    if (!(sc.finalLrFrac >= 0 && sc.finalLrFrac <= 1)) throw new CharnnError(`The final learning-rate fraction must be from 0 to 1, got ${sc.finalLrFrac}.`);
-    if (sc.decayStart !== undefined && !(sc.decayStart >= 0 && sc.decayStart < 1)) throw new CharnnError(`The decay start must be a share of the plan from 0 to below 1, got ${sc.decayStart}.`);
-    if ((sc.endMs === undefined) === (sc.endIters === undefined) || !((sc.endMs ?? sc.endIters!) > 0)) {
-      throw new CharnnError('A learning-rate schedule needs one planned end: a time or an iteration.');
-    }
-  }
+  const problem = t.schedule !== undefined ? scheduleProblem(t.schedule) : null;
+  if (problem !== null) throw new CharnnError(problem);
 }
 
 export interface TrainBudget {

@@ -7,8 +7,6 @@ import { basename, dirname, extname } from 'node:path';
 import type { Command } from 'commander';
 import type { CellType } from '../../core/model.js';
 import type { OptimizerName } from '../../core/optim.js';
-
-type LrScheduleName = 'char-rnn' | 'cosine';
 import type { CheckpointHeader, TrainConfig } from '../../core/snapshot.js';
 import type { IterationEvent, TrainingRun, TrainingSummary } from '../../core/train.js';
 import type { Corpus } from '../../core/data/corpus.js';
@@ -18,6 +16,8 @@ import { decimal, duration, formatDuration, oneOf, seed, UsageError, wholeNumber
 import { formatCount, printNote, printWarning, StatusLine, style, whenStdoutCloses, writeJsonLine } from '../output.js';
 import { exitCodeFor, onInterrupt, type StopSignal } from '../signals.js';
 import { formatStepStats, statsJson, type StepStats } from '../../core/inspect/stats.js';
+
+type LrScheduleName = 'char-rnn' | 'cosine';
 
 /** The options as commander hands them over (defaults applied; budget and lr defaults are decided later). */
 export interface TrainCliOptions {
@@ -235,7 +235,6 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       };
 
       // --- a time budget: plan the model for it (fine-tuning keeps its model) -----------------------------------
-      let timeLimitMs = options.time;
       if (options.time !== undefined && options.plan && !initFrom) {
         const { measureTrainingSpeed, planForBudget, PLANNED_LEARNING_RATE } = await import('../../core/recipe.js');
         status.update(`Measuring how fast this machine trains, to plan ${formatDuration(options.time)}…`);
@@ -250,26 +249,24 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
         model.hiddenSize = plan.hiddenSize;
         model.dropout = plan.dropout;
         if (options.lr === undefined) training.lr = PLANNED_LEARNING_RATE[training.optimizer];
-        timeLimitMs = Math.max(1, options.time - plan.calibrationMs); // the measurement spent part of the budget
+        budgetTimeMs = Math.max(1, options.time - plan.calibrationMs); // the measurement spent part of the budget
       }
       const schedule = options.lrSchedule ?? (plan ? 'cosine' : 'char-rnn');
       if (schedule === 'cosine') {
-        // the budget's epochs: as given, or the default when no budget is given at all
-        const epochs = options.epochs ?? (options.maxIters === undefined && options.time === undefined ? DEFAULT_EPOCHS : undefined);
+        const epochs = budgetEpochs(options, budgetTimeMs);
         const endIters = Math.min(options.maxIters ?? Infinity, epochs !== undefined ? Math.ceil(epochs * batchesPerEpoch) : Infinity);
         // the end comes first at the iteration limit, or when the time is up
         const decayStart = options.decayStart ?? plan?.decayStart;
-        const byIters = endIters < Infinity && (timeLimitMs === undefined || (plan !== undefined && endIters < plan.plannedIters));
+        const byIters = endIters < Infinity && (budgetTimeMs === undefined || (plan !== undefined && endIters < plan.plannedIters));
         training.schedule = {
           warmupIters: options.warmup ?? plan?.warmupIters ?? 0, finalLrFrac: options.lrFinal ?? FINAL_LR_FRAC,
           ...(decayStart ? { decayStart } : {}),
-          ...(byIters ? { endIters } : { endMs: timeLimitMs! }),
+          ...(byIters ? { endIters } : { endMs: budgetTimeMs! }),
         };
       } else {
         const given = (['warmup', 'lrFinal', 'decayStart'] as const).find((key) => explicit(key));
         if (given) throw new UsageError(`--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to the cosine schedule; add --lr-schedule cosine.`);
       }
-      budgetTimeMs = timeLimitMs;
       run = TrainingRun.create({
         corpus,
         model,
@@ -299,9 +296,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       }
       budgetTimeMs = plannedEndMs - run.elapsedMs;
     }
-    const budget = {
-      maxIters: options.maxIters, epochs: options.epochs ?? (noBudgetGiven && budgetTimeMs === undefined ? DEFAULT_EPOCHS : undefined), timeLimitMs: budgetTimeMs,
-    };
+    const budget = { maxIters: options.maxIters, epochs: budgetEpochs(options, budgetTimeMs), timeLimitMs: budgetTimeMs };
     const budgetIters = Math.min(budget.maxIters ?? Infinity, budget.epochs !== undefined ? Math.ceil(budget.epochs * run.batchesPerEpoch) : Infinity);
     if (run.iteration >= budgetIters) {
       throw new CharnnError(
@@ -370,6 +365,11 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
     disposeInterrupt();
     openRun?.close();
   }
+}
+
+/** The budget's epochs: as given, or the default when neither iterations nor a time bound the run. */
+function budgetEpochs(options: TrainCliOptions, timeLimitMs: number | undefined): number | undefined {
+  return options.epochs ?? (options.maxIters === undefined && timeLimitMs === undefined ? DEFAULT_EPOCHS : undefined);
 }
 
 /** "Plan for 10m: lstm 2×256 (why), dropout 0.3 (why), cosine schedule …; measured …" */
