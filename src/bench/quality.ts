@@ -10,7 +10,10 @@
 // hits all alike; each cell shows the median of the runs and their min–max. A benchmark, not a test.
 //
 //   node dist/bench/quality.js [--budgets 100s,10m] [--long] [--runs 3] [--corpora shakespeare,typescript]
-//                              [--only charnn,gpt,lstm] [--out results.jsonl] [--parallel]
+//                              [--only charnn,gpt,lstm] [--out results.jsonl [--resume]] [--parallel]
+//
+// --out appends each run's result as a JSON line when it ends; with --resume the runs already in that file are
+// not run again, and count in the table (so a bench stopped part way goes on where it stopped).
 //
 // The default (2 corpora × 2 budgets × 3 runs × 3 contenders) takes about 3.5 hours; --long adds the 30-minute
 // budget (another 4.5 hours).
@@ -36,6 +39,7 @@ const { values: options } = parseArgs({
     corpora: { type: 'string', default: 'shakespeare,typescript' },
     only: { type: 'string', default: 'charnn,gpt,lstm' },
     out: { type: 'string' },
+    resume: { type: 'boolean', default: false },
     parallel: { type: 'boolean', default: false },
   },
 });
@@ -133,10 +137,17 @@ async function main(): Promise<void> {
   budgets.forEach(seconds);
   const runs = Number(options.runs);
   const contenders = options.only!.split(',') as Contender[];
+  if (options.resume && !options.out) throw new Error('--resume goes on from the results in --out <file>: give the file.');
+  const earlier: Result[] = options.resume && existsSync(options.out!)
+    ? readFileSync(options.out!, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Result)
+    : [];
+  const jobKey = (r: { corpus: string; budget: string; seed: number; contender: string }) => `${r.corpus}|${r.budget}|${r.seed}|${r.contender}`;
+  const done = new Set(earlier.map(jobKey));
   const work = mkdtempSync(join(tmpdir(), 'charnn-quality-'));
   console.log(`# charnn bench:quality — ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, load ${loadavg()[0].toFixed(2)} at start`);
   console.log(`# budgets ${budgets.join(', ')}; ${runs} runs per cell; validation loss in nats per character over the whole last 10%`);
-  const results: Result[] = [];
+  const results: Result[] = earlier.filter((r) => budgets.includes(r.budget) && contenders.includes(r.contender) && options.corpora!.split(',').includes(r.corpus));
+  if (options.resume) console.log(`# --resume: ${results.length} runs already in ${options.out}`);
   try {
     // every corpus's PyTorch thread counts first; then the runs, a seed at a time across corpora and contenders,
     // so a bench stopped part way has the same runs of every cell
@@ -154,7 +165,9 @@ async function main(): Promise<void> {
     }
     const jobs: Array<{ corpusName: string; budget: string; seed: number; contender: Contender }> = [];
     for (const budget of budgets) {
-      for (let seed = 1; seed <= runs; seed++) for (const corpusName of corpora.keys()) for (const contender of contenders) jobs.push({ corpusName, budget, seed, contender });
+      for (let seed = 1; seed <= runs; seed++) for (const corpusName of corpora.keys()) for (const contender of contenders) {
+        if (!done.has(jobKey({ corpus: corpusName, budget, seed, contender }))) jobs.push({ corpusName, budget, seed, contender });
+      }
     }
     const runJob = async ({ corpusName, budget, seed, contender }: (typeof jobs)[number], core?: number) => {
       const { path, threads } = corpora.get(corpusName)!;
