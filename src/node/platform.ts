@@ -14,6 +14,9 @@
 //
 // FMA is for training only: loaded models (sample, step, evaluate, fill) run the plain SIMD build, because relaxed
 // SIMD may or may not fuse depending on the engine, and a seeded sample must be the same text here and in a page.
+// Where the native kernels are built (and CHARNN_KERNELS is unset, auto or native), that build's matrix products
+// run on them in exact mode instead: the same separate multiply and add in the same order, so the same bits, on
+// wider vectors and both cores (native/index.ts withNativeProducts).
 
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +25,7 @@ import { portableKernels, setPlatform, type Platform } from '../core/platform.js
 import { CharnnError } from '../core/errors.js';
 import { referenceKernels } from '../core/kernels/reference.js';
 import type { Kernels } from '../core/kernels/types.js';
-import { createNativeKernels, nativeKernelsAvailable, nativeUnavailableReason } from './native/index.js';
+import { createNativeKernels, nativeKernelsAvailable, nativeUnavailableReason, withNativeProducts } from './native/index.js';
 import { readCheckpoint, resolveCheckpoint, pruneCheckpoints, writeCheckpoint, writeCheckpointSync } from './checkpoint-files.js';
 import { BiDataParallelStep } from './parallel/bidirectional-parallel.js';
 import { DataParallelStep } from './parallel/data-parallel.js';
@@ -32,7 +35,16 @@ let modelKernels: Kernels | undefined;
 let shared: Kernels | undefined;
 
 function nodeModelKernels(): Kernels {
-  modelKernels ??= portableKernels({ fma: 'off', shared: true, reference: process.env.CHARNN_KERNELS === 'reference' });
+  if (modelKernels) return modelKernels;
+  const choice = kernelChoice();
+  const base = portableKernels({ fma: 'off', shared: true, reference: choice === 'reference' });
+  if (choice === 'native' && !nativeKernelsAvailable()) {
+    throw new CharnnError(`CHARNN_KERNELS=native, but the native kernels cannot run here: ${nativeUnavailableReason()}.`);
+  }
+  const native = base.name.startsWith('wasm') && (choice === 'native' || (choice === 'auto' && nativeKernelsAvailable()));
+  modelKernels = native
+    ? withNativeProducts(base, createNativeKernels({ exact: true, threads: Math.min(availableParallelism(), 64), adaptive: process.env.CHARNN_NATIVE_ADAPT !== 'off' }))
+    : base;
   return modelKernels;
 }
 

@@ -33,9 +33,10 @@ struct Context {
   Pool pool;
   bool splitColumns;          // split C by columns (panels) between threads, else by rows
   bool flushSubnormals;
+  bool exact;                 // GEMMs with a separate multiply and add (kernels.h)
   std::vector<float*> scratch;  // one packing area per thread
-  Context(const Table* t, int threads, bool adaptive, bool columns, bool flush)
-      : table(t), pool(threads, adaptive, flush), splitColumns(columns), flushSubnormals(flush) {
+  Context(const Table* t, int threads, bool adaptive, bool columns, bool flush, bool exactGemm)
+      : table(t), pool(threads, adaptive, flush), splitColumns(columns), flushSubnormals(flush), exact(exactGemm) {
     for (int i = 0; i < threads; i++) {
       scratch.push_back(static_cast<float*>(std::aligned_alloc(64, SCRATCH_FLOATS * sizeof(float))));
     }
@@ -255,9 +256,10 @@ void runGemm(Context& c, const Gemm& g) {
   GemmJob job;
   job.table = c.table;
   job.g = g;
+  job.g.exact = c.exact;
   job.scratch = &c.scratch;
   const double flops = 2.0 * double(g.M) * double(g.N) * double(g.K);
-  if (c.pool.threads() == 1 || flops < PARALLEL_MIN_FLOP) return c.table->gemmPart(g, 0, g.M, 0, g.N, c.scratch[0]);
+  if (c.pool.threads() == 1 || flops < PARALLEL_MIN_FLOP) return c.table->gemmPart(job.g, 0, g.M, 0, g.N, c.scratch[0]);
   int parts = std::min(c.pool.partsForBigJob(), MAX_PARTS);
   const long panels = (g.N + PANEL - 1) / PANEL;
   // columns need at least two panels per thread to balance (a 65-wide output is 3 panels: split its rows)
@@ -618,20 +620,20 @@ napi_value SoftmaxCrossEntropyBackward(napi_env env, napi_callback_info info) {
 
 void finalizeContext(napi_env, void* data, void*) { delete static_cast<Context*>(data); }
 
-// createContext(isa, threads, adaptive, splitColumns, flushSubnormals) → context, or null when this CPU lacks the
-// instruction set
+// createContext(isa, threads, adaptive, splitColumns, flushSubnormals, exact) → context, or null when this CPU lacks
+// the instruction set. exact: its GEMMs multiply and add separately (kernels.h), the WebAssembly plain-SIMD order.
 napi_value CreateContext(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   char isa[32] = {0};
   size_t length = 0;
   long threads = 0;
-  bool adaptive = false, columns = true, flush = true;
-  if (argc < 5 || napi_get_value_string_utf8(env, argv[0], isa, sizeof isa, &length) != napi_ok ||
+  bool adaptive = false, columns = true, flush = true, exact = false;
+  if (argc < 6 || napi_get_value_string_utf8(env, argv[0], isa, sizeof isa, &length) != napi_ok ||
       !readLong(env, argv[1], "threads", &threads) || !readBool(env, argv[2], &adaptive) || !readBool(env, argv[3], &columns) ||
-      !readBool(env, argv[4], &flush)) {
-    if (argc < 5) fail(env, "native kernels: createContext(isa, threads, adaptive, splitColumns, flushSubnormals)", false);
+      !readBool(env, argv[4], &flush) || !readBool(env, argv[5], &exact)) {
+    if (argc < 6) fail(env, "native kernels: createContext(isa, threads, adaptive, splitColumns, flushSubnormals, exact)", false);
     return nullptr;
   }
   if (threads < 1 || threads > 64) return fail(env, "native kernels: threads must be 1 … 64"), nullptr;
@@ -641,7 +643,7 @@ napi_value CreateContext(napi_env env, napi_callback_info info) {
     napi_get_null(env, &result);
     return result;
   }
-  Context* context = new Context(table, int(threads), adaptive, columns, flush);
+  Context* context = new Context(table, int(threads), adaptive, columns, flush, exact);
   napi_create_external(env, context, finalizeContext, nullptr, &result);
   return result;
 }

@@ -33,6 +33,12 @@ export interface NativeKernelsOptions {
    * torch.set_flush_denormal(True): a saturated LSTM gate makes them, and on x86 each costs ~100 cycles.
    */
   flushSubnormals?: boolean;
+  /**
+   * GEMMs with a separate multiply and add in k order (default false: fused multiply-adds): the bits of the
+   * WebAssembly plain-SIMD GEMMs for every shape (kernels.h). Subnormals are then not flushed unless asked for,
+   * since WebAssembly keeps them.
+   */
+  exact?: boolean;
 }
 
 export interface NativeKernels extends Kernels {
@@ -50,7 +56,7 @@ export interface NativeKernels extends Kernels {
 type Context = object;
 
 interface Addon {
-  createContext(isa: string, threads: number, adaptive: boolean, splitColumns: boolean, flushSubnormals: boolean): Context | null;
+  createContext(isa: string, threads: number, adaptive: boolean, splitColumns: boolean, flushSubnormals: boolean, exact: boolean): Context | null;
   threadState(ctx: Context): [number, number, number];
   alloc(length: number): Float32Array;
   packedSize(K: number, N: number): number;
@@ -142,7 +148,7 @@ export function nativeUnavailableReason(): string | undefined {
 export function nativeIsas(): NativeIsa[] {
   const a = loadAddon();
   if (!a) return [];
-  return NATIVE_ISAS.filter((isa) => a.createContext(isa, 1, false, true, true) !== null);
+  return NATIVE_ISAS.filter((isa) => a.createContext(isa, 1, false, true, true, false) !== null);
 }
 
 /** The native backend. Check nativeKernelsAvailable() first. */
@@ -152,13 +158,14 @@ export function createNativeKernels(options: NativeKernelsOptions = {}): NativeK
   const maxThreads = options.threads ?? 1;
   assert(Number.isInteger(maxThreads) && maxThreads >= 1 && maxThreads <= 64, `native kernels: threads ${maxThreads} is not 1 … 64`);
   const isa = options.isa ?? nativeIsas()[0]!;
+  const exact = options.exact ?? false;
   const ctx = a.createContext(
-    isa, maxThreads, options.adaptive ?? true, (options.split ?? 'columns') === 'columns', options.flushSubnormals ?? true,
+    isa, maxThreads, options.adaptive ?? true, (options.split ?? 'columns') === 'columns', options.flushSubnormals ?? !exact, exact,
   );
   assert(ctx !== null, `native kernels: this CPU does not run the ${isa} kernels`);
 
   return {
-    name: `native-${isa}`,
+    name: `native-${isa}${exact ? '-exact' : ''}`,
     precision: 'f32',
     isa,
     maxThreads,
@@ -196,5 +203,46 @@ export function createNativeKernels(options: NativeKernelsOptions = {}): NativeK
     addInPlace: (out, x, n) => a.addInPlace(ctx, out, x, n),
     softmaxCrossEntropy: (logits, targets, N, V) => a.softmaxCrossEntropy(ctx, logits, targets, N, V),
     softmaxCrossEntropyBackward: (logits, targets, N, V, scale) => a.softmaxCrossEntropyBackward(ctx, logits, targets, N, V, scale),
+  };
+}
+
+/**
+ * `base`, float32 kernels over buffers of their own (the WebAssembly plain-SIMD build loaded models run on), with
+ * its matrix products (gemm*, packB, gemmPacked) done by `products`, native kernels in exact mode, on base's
+ * buffers; everything element-wise stays base's. Exact mode sums every element in the order base does, with the
+ * same separate multiply and add, so the result is base's to the bit (test/kernels-exact.test.ts) and a seeded
+ * sample is the same text as in a page, only made faster. A single fused layer step of base's (lstmLayerStep) is
+ * left out: the model then makes the same calls one by one, so its products reach the native kernels.
+ */
+export function withNativeProducts(base: Kernels, products: NativeKernels): Kernels {
+  assert(base.precision === 'f32' && products.name.endsWith('-exact'), 'withNativeProducts: float32 base kernels and exact native products');
+  return {
+    name: `${base.name}+${products.name}`,
+    precision: 'f32',
+    get threads() {
+      return products.threads;
+    },
+    alloc: (length) => base.alloc(length),
+    allocIds: (length) => base.allocIds(length),
+    gemmNN: products.gemmNN,
+    gemmNT: products.gemmNT,
+    gemmTN: products.gemmTN,
+    packedSize: products.packedSize,
+    packB: products.packB,
+    gemmPacked: products.gemmPacked,
+    lstmForwardStep: base.lstmForwardStep,
+    lstmBackwardStep: base.lstmBackwardStep,
+    rnnForwardStep: base.rnnForwardStep,
+    rnnBackwardStep: base.rnnBackwardStep,
+    gruForwardStep: base.gruForwardStep,
+    gruBackwardStep: base.gruBackwardStep,
+    embedRows: base.embedRows,
+    addBiasRows: base.addBiasRows,
+    sumRows: base.sumRows,
+    scatterAddRows: base.scatterAddRows,
+    multiplyInPlace: base.multiplyInPlace,
+    addInPlace: base.addInPlace,
+    softmaxCrossEntropy: base.softmaxCrossEntropy,
+    softmaxCrossEntropyBackward: base.softmaxCrossEntropyBackward,
   };
 }

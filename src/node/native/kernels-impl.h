@@ -19,13 +19,19 @@ namespace CHARNN_NS {
 
 // --- GEMM micro-kernels ---------------------------------------------------------------------------------------
 //
-// kernel<MR, TA>: C[MR × ncols] = (loadC ? C : 0) + A[MR × kc]·P[kc × PANEL], where element (r, k) of A is
-// A[r·lda + k] (TA = false) or A[k·lda + r] (TA = true), and row k of the panel is P[k·PANEL …].
+// kernel<MR, TA, EXACT>: C[MR × ncols] = (loadC ? C : 0) + A[MR × kc]·P[kc × PANEL], where element (r, k) of A is
+// A[r·lda + k] (TA = false) or A[k·lda + r] (TA = true), and row k of the panel is P[k·PANEL …]; one fused
+// multiply-add per k, or with EXACT a multiply and then an add (c = a·b + c, two roundings).
+//
+// The GEMM code is compiled with floating-point contraction off: GCC otherwise fuses the exact kernels'
+// multiply-then-add intrinsics into the very FMA they exist to avoid. The fused kernels say fmadd explicitly.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
 
 #if defined(CHARNN_AVX512)
 constexpr int MR_MAX = 12;  // 24 accumulators + 2 panel rows of the 32 zmm registers
 
-template <int MR, bool TA>
+template <int MR, bool TA, bool EXACT>
 static void kernel(long kc, const float* A, long lda, const float* P, float* C, long ldc, bool loadC, int ncols) {
   const __mmask16 m0 = ncols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << ncols) - 1);
   const __mmask16 m1 = ncols >= 32 ? __mmask16(0xFFFF) : ncols <= 16 ? __mmask16(0) : __mmask16((1u << (ncols - 16)) - 1);
@@ -39,8 +45,13 @@ static void kernel(long kc, const float* A, long lda, const float* P, float* C, 
     const __m512 b1 = _mm512_loadu_ps(P + k * PANEL + 16);
     for (int r = 0; r < MR; r++) {
       const __m512 a = _mm512_set1_ps(TA ? A[k * lda + r] : A[r * lda + k]);
-      c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
-      c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+      if (EXACT) {
+        c0[r] = _mm512_add_ps(_mm512_mul_ps(a, b0), c0[r]);
+        c1[r] = _mm512_add_ps(_mm512_mul_ps(a, b1), c1[r]);
+      } else {
+        c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+        c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+      }
     }
   }
   for (int r = 0; r < MR; r++) {
@@ -58,7 +69,7 @@ static inline __m256i laneMask(int n) {  // lanes < n set
 }
 
 // One 16-column half of a panel (P and C already point at it), ncols ≤ 16 of it stored.
-template <int MR, bool TA>
+template <int MR, bool TA, bool EXACT>
 static void half(long kc, const float* A, long lda, const float* P, float* C, long ldc, bool loadC, int ncols) {
   const __m256i m0 = laneMask(ncols), m1 = laneMask(ncols - 8);
   __m256 c0[MR], c1[MR];
@@ -71,8 +82,13 @@ static void half(long kc, const float* A, long lda, const float* P, float* C, lo
     const __m256 b1 = _mm256_loadu_ps(P + k * PANEL + 8);
     for (int r = 0; r < MR; r++) {
       const __m256 a = _mm256_broadcast_ss(TA ? A + k * lda + r : A + r * lda + k);
-      c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);
-      c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);
+      if (EXACT) {
+        c0[r] = _mm256_add_ps(_mm256_mul_ps(a, b0), c0[r]);
+        c1[r] = _mm256_add_ps(_mm256_mul_ps(a, b1), c1[r]);
+      } else {
+        c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);
+        c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);
+      }
     }
   }
   for (int r = 0; r < MR; r++) {
@@ -81,16 +97,17 @@ static void half(long kc, const float* A, long lda, const float* P, float* C, lo
   }
 }
 
-template <int MR, bool TA>
+template <int MR, bool TA, bool EXACT>
 static void kernel(long kc, const float* A, long lda, const float* P, float* C, long ldc, bool loadC, int ncols) {
-  half<MR, TA>(kc, A, lda, P, C, ldc, loadC, ncols < 16 ? ncols : 16);
-  if (ncols > 16) half<MR, TA>(kc, A, lda, P + 16, C + 16, ldc, loadC, ncols - 16);
+  half<MR, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols < 16 ? ncols : 16);
+  if (ncols > 16) half<MR, TA, EXACT>(kc, A, lda, P + 16, C + 16, ldc, loadC, ncols - 16);
 }
 
 #else
 constexpr int MR_MAX = 4;
 
-template <int MR, bool TA>
+// (no FMA in this target: a multiply and an add either way, and contraction is off)
+template <int MR, bool TA, bool EXACT>
 static void kernel(long kc, const float* A, long lda, const float* P, float* C, long ldc, bool loadC, int ncols) {
   float acc[MR][PANEL];
   for (int r = 0; r < MR; r++) {
@@ -100,7 +117,7 @@ static void kernel(long kc, const float* A, long lda, const float* P, float* C, 
     const float* p = P + k * PANEL;
     for (int r = 0; r < MR; r++) {
       const float a = TA ? A[k * lda + r] : A[r * lda + k];
-      for (int j = 0; j < PANEL; j++) acc[r][j] += a * p[j];
+      for (int j = 0; j < PANEL; j++) acc[r][j] = a * p[j] + acc[r][j];
     }
   }
   for (int r = 0; r < MR; r++) {
@@ -109,30 +126,30 @@ static void kernel(long kc, const float* A, long lda, const float* P, float* C, 
 }
 #endif
 
-template <bool TA>
+template <bool TA, bool EXACT>
 static void kernelRows(int rows, long kc, const float* A, long lda, const float* P, float* C, long ldc, bool loadC, int ncols) {
   switch (rows) {
-    case 1: return kernel<1, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
-    case 2: return kernel<2, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
-    case 3: return kernel<3, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
-    case 4: return kernel<4, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 1: return kernel<1, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 2: return kernel<2, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 3: return kernel<3, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 4: return kernel<4, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
     default: break;
   }
 #if defined(CHARNN_AVX512) || defined(CHARNN_AVX2)
   switch (rows) {
-    case 5: return kernel<5, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
-    case 6: return kernel<6, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 5: return kernel<5, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 6: return kernel<6, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
     default: break;
   }
 #endif
 #if defined(CHARNN_AVX512)
   switch (rows) {
-    case 7: return kernel<7, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
-    case 8: return kernel<8, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
-    case 9: return kernel<9, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
-    case 10: return kernel<10, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
-    case 11: return kernel<11, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
-    case 12: return kernel<12, TA>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 7: return kernel<7, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 8: return kernel<8, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 9: return kernel<9, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 10: return kernel<10, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 11: return kernel<11, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
+    case 12: return kernel<12, TA, EXACT>(kc, A, lda, P, C, ldc, loadC, ncols);
     default: break;
   }
 #endif
@@ -180,7 +197,7 @@ static void packB(float* dst, const float* W, long K, long N, bool transposed) {
 // gemmTN reads A down its columns: element (i, k) at A[k·lda + i], a cache line per k for each row block, which
 // with the panel overflows L1. So each row block of an MC-row group is first copied to `packedA` as kc×rows
 // (element (r, k) at k·rows + r: one contiguous stream). The values and their order of use are unchanged.
-template <bool TA>
+template <bool TA, bool EXACT>
 static void sweep(const Gemm& g, long m0, long m1, long kc, const float* Ak, const float* panels, long panelStride,
                   long c0, long nc, bool loadC, float* packedA) {
   for (long r0 = m0; r0 < m1; r0 += MC) {
@@ -207,10 +224,40 @@ static void sweep(const Gemm& g, long m0, long m1, long kc, const float* Ak, con
       long i = r0;
       for (long b = 0; b < blocks; b++) {
         const long next = r0 + (rows * (b + 1)) / blocks, height = next - i;
-        if (TA) kernelRows<true>(int(height), kc, packedA + (i - r0) * kc, height, P, Cq + i * g.ldc, g.ldc, loadC, ncols);
-        else kernelRows<false>(int(height), kc, Ak + i * g.lda, g.lda, P, Cq + i * g.ldc, g.ldc, loadC, ncols);
+        if (TA) kernelRows<true, EXACT>(int(height), kc, packedA + (i - r0) * kc, height, P, Cq + i * g.ldc, g.ldc, loadC, ncols);
+        else kernelRows<false, EXACT>(int(height), kc, Ak + i * g.lda, g.lda, P, Cq + i * g.ldc, g.ldc, loadC, ncols);
         i = next;
       }
+    }
+  }
+}
+
+// Exact mode, a few rows of C = (accumulate ? C : 0) + A·B (B K×N, read in place): for each row, C's columns
+// [n0, n1) take four rows of B at a time in order, c = (((c + a0·b0) + a1·b1) + a2·b2) + a3·b3, a plain loop the
+// compiler vectorizes for the target (every lane the same separate multiply and add). The sampler's step (M = 1)
+// costs less this way than packing B for it, and it is the order of the WebAssembly gemmSmallNN.
+constexpr long SMALL_ROWS = 4;
+
+static void gemmSmallExact(const Gemm& g, long m0, long m1, long n0, long n1) {
+  const long n = n1 - n0;
+  for (long i = m0; i < m1; i++) {
+    const float* a = g.A + i * g.lda;
+    float* __restrict c = g.C + i * g.ldc + n0;
+    if (!g.accumulate) std::memset(c, 0, size_t(n) * sizeof(float));
+    const float* b = g.B + n0;
+    long k = 0;
+    for (; k + 4 <= g.K; k += 4) {
+      const float a0 = a[k], a1 = a[k + 1], a2 = a[k + 2], a3 = a[k + 3];
+      const float* __restrict b0 = b + k * g.ldb;
+      const float* __restrict b1 = b0 + g.ldb;
+      const float* __restrict b2 = b1 + g.ldb;
+      const float* __restrict b3 = b2 + g.ldb;
+      for (long j = 0; j < n; j++) c[j] = (((c[j] + a0 * b0[j]) + a1 * b1[j]) + a2 * b2[j]) + a3 * b3[j];
+    }
+    for (; k < g.K; k++) {
+      const float ak = a[k];
+      const float* __restrict bk = b + k * g.ldb;
+      for (long j = 0; j < n; j++) c[j] = c[j] + ak * bk[j];
     }
   }
 }
@@ -223,6 +270,7 @@ static void gemmPart(const Gemm& g, long m0, long m1, long n0, long n1, float* s
     }
     return;
   }
+  if (g.exact && g.form == FORM_NN && m1 - m0 <= SMALL_ROWS) return gemmSmallExact(g, m0, m1, n0, n1);
   const bool TA = g.form == FORM_TN;
   const bool packed = g.form == FORM_PACKED;
   for (long k0 = 0; k0 < g.K; k0 += KC) {
@@ -243,11 +291,18 @@ static void gemmPart(const Gemm& g, long m0, long m1, long n0, long n1, float* s
         panelStride = kc * PANEL;
       }
       float* packedA = scratch + SCRATCH_B_FLOATS;
-      if (TA) sweep<true>(g, m0, m1, kc, Ak, panels, panelStride, c0, nc, loadC, packedA);
-      else sweep<false>(g, m0, m1, kc, Ak, panels, panelStride, c0, nc, loadC, packedA);
+      if (g.exact) {
+        if (TA) sweep<true, true>(g, m0, m1, kc, Ak, panels, panelStride, c0, nc, loadC, packedA);
+        else sweep<false, true>(g, m0, m1, kc, Ak, panels, panelStride, c0, nc, loadC, packedA);
+      } else {
+        if (TA) sweep<true, false>(g, m0, m1, kc, Ak, panels, panelStride, c0, nc, loadC, packedA);
+        else sweep<false, false>(g, m0, m1, kc, Ak, panels, panelStride, c0, nc, loadC, packedA);
+      }
     }
   }
 }
+
+#pragma GCC pop_options
 
 // --- nonlinearities -----------------------------------------------------------------------------------------
 

@@ -9,6 +9,12 @@
 // (k = 0 … K-1, in blocks of KC, one fused multiply-add per k) whatever rectangle it falls in, so any split of C
 // between threads gives the same bits as one thread.
 //
+// Exact mode (Gemm::exact): a separate multiply and add per k instead of the fused one, c = c + a·b from
+// (accumulate ? C : +0) in k order, which is the order of the WebAssembly plain-SIMD kernels
+// (src/core/kernels/assembly/gemm.ts): the same bits as they give, for any shape, so models in Node can sample on
+// these kernels and still produce, seed for seed, the text the page makes. A few rows of a non-transposed product
+// (the sampler's step) read B in place instead of packing it.
+//
 // Dimension legend for the cells: B batch streams, T time steps, H hidden size, G gate width (4H lstm [i f g o],
 // 3H gru [r z n], H rnn), N rows (T·B), V vocabulary; buffers time-major (row t·B + b), as cells/workspace.ts.
 
@@ -37,6 +43,7 @@ struct Gemm {
   const float* B; long ldb;  // FORM_PACKED: the packed panels (ldb unused)
   float* C; long ldc;
   bool accumulate;
+  bool exact = false;  // separate multiply and add (see above), else fused
 };
 
 struct Table {

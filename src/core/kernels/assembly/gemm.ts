@@ -60,6 +60,12 @@ export function gemmTN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb
 // MR-row strips, then each strip streams over each panel while its MR×NR block of C stays in registers. The
 // forms differ only in how packing reads the operands: element (i, k) of op(A) sits at
 // a + i*aRowStride + k*aDepthStride, and NT's B is gathered transposed.
+//
+// Every element of C is one sum in k order from (accumulate ? C : +0): c = c + a(i,k)·b(k,j) for k = 0 … K-1 (a
+// separate multiply and add in the plain build), whether it falls in an interior tile, an edge tile or a later
+// slab of K. gemmSmallNN and gemmPacked (cells.ts) and the native kernels' exact mode (src/node/native) keep the
+// same order, so every one of them gives the same bits for any number of rows: a row of a batched product is the
+// one-row product (a stream of sampleMany is the single sample of its seed) and the page samples what the CLI does.
 function gemm(form: i32, M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool, scratch: usize): void {
   if (M <= 0 || N <= 0) return;
   const cRowStride = <usize>ldc << 2;
@@ -96,15 +102,17 @@ function gemm(form: i32, M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, l
             if (mr == MR && nr == NR) {
               micro5x8(kc, strip, panel, cBlock, cRowStride, acc);
             } else {
-              // Ragged edge: the padded strip and panel give a full tile in scratch; fold its valid corner into C.
-              micro5x8(kc, strip, panel, tileC, <usize>(NR * 4), false);
-              for (let r = 0; r < mr; r++) {
-                const src = tileC + <usize>(r * NR * 4);
-                const dst = cBlock + <usize>r * cRowStride;
-                for (let j = 0; j < nr; j++) {
-                  const t = load<f32>(src + (<usize>j << 2));
-                  store<f32>(dst + (<usize>j << 2), acc ? load<f32>(dst + (<usize>j << 2)) + t : t);
+              // Ragged edge: the padded strip and panel give a full tile in scratch, which starts from C's valid
+              // corner when accumulating (so an edge element's sum runs c + a0·b0 + a1·b1 … in the same order
+              // as an interior one's, not c + (a0·b0 + …)); its valid corner is then copied back.
+              if (acc) {
+                for (let r = 0; r < mr; r++) {
+                  for (let j = 0; j < nr; j++) store<f32>(tileC + <usize>(r * NR + j) * 4, load<f32>(cBlock + <usize>r * cRowStride + (<usize>j << 2)));
                 }
+              }
+              micro5x8(kc, strip, panel, tileC, <usize>(NR * 4), acc);
+              for (let r = 0; r < mr; r++) {
+                for (let j = 0; j < nr; j++) store<f32>(cBlock + <usize>r * cRowStride + (<usize>j << 2), load<f32>(tileC + <usize>(r * NR + j) * 4));
               }
             }
           }
