@@ -92,3 +92,31 @@ describe('sampleMany: stream i = the single sample with seed streamSeed(seed, i)
     for (const numSamples of [0, -1, 1.5]) expect(() => sampleMany(net, vocab, { length: 5, numSamples })).toThrow(/--num-samples must be a positive whole number/);
   });
 });
+
+describe('sampleIds: buffers reused, never shared', () => {
+  it('many short samples allocate once; samplers side by side and samplers stopped early keep their own', () => {
+    const base = referenceKernels('f32');
+    let allocations = 0;
+    const counting: Kernels = { ...base, alloc: (n) => (allocations++, base.alloc(n)) };
+    const net = tinyNet(counting, 'lstm');
+    const options = (seed: number) => ({ length: 30, temperature: 1, seed });
+    const alone = [1, 2].map((seed) => [...sampleIds(net, vocab, options(seed))]);
+    const afterFirst = allocations;
+    for (let seed = 3; seed < 50; seed++) [...sampleIds(net, vocab, options(seed))];
+    expect(allocations).toBe(afterFirst);
+    // two samplers taking turns: each its own buffers (the second allocates one more set), each its own text
+    const a = sampleIds(net, vocab, options(1)), b = sampleIds(net, vocab, options(2));
+    const got: number[][] = [[], []];
+    for (let n = 0; n < 30; n++) {
+      got[0].push(a.next().value as number);
+      got[1].push(b.next().value as number);
+    }
+    expect(got).toEqual(alone);
+    expect(a.next().done && b.next().done).toBe(true); // both ended: their buffers go back
+    expect(allocations).toBeGreaterThan(afterFirst);
+    const afterTwo = allocations;
+    for (const _ of sampleIds(net, vocab, options(9))) break; // closed early: its buffers go back
+    expect([...sampleIds(net, vocab, options(1))]).toEqual(alone[0]);
+    expect(allocations).toBe(afterTwo);
+  });
+});

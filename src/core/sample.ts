@@ -53,13 +53,32 @@ export function validateSampleOptions(options: SampleOptions): void {
  */
 export function* sampleIds(net: Network, vocab: Vocab, options: SampleOptions): Generator<number> {
   validateSampleOptions(options);
+  const random = createRandom(options.seed ?? Date.now());
+  const single = takeSingleStream(net);
+  try {
+    yield* sampleSingle(net, vocab, options, random, single);
+  } finally {
+    freeSingleStreams.get(net)!.push(single);
+  }
+}
+
+// A single stream's pass and state, reused: a sampler takes a set when it starts and gives it back when it ends
+// or is closed, so samplers running side by side each have their own, and many short samples in a row (names, one
+// at a time) allocate once instead of once each. (Kernel buffers are never freed.)
+interface SingleStream { readonly pass: Pass; readonly state: CarriedState }
+const freeSingleStreams = new WeakMap<Network, SingleStream[]>();
+
+function takeSingleStream(net: Network): SingleStream {
+  let free = freeSingleStreams.get(net);
+  if (!free) freeSingleStreams.set(net, (free = []));
+  return free.pop() ?? { pass: allocPass(net, 1, 1), state: allocState(net, 1) };
+}
+
+function* sampleSingle(net: Network, vocab: Vocab, options: SampleOptions, random: () => number, { pass, state }: SingleStream): Generator<number> {
   const V = net.config.vocabSize;
   const { length, temperature = 1 } = options;
   const topK = Math.min(options.topK ?? V, V);
   const topP = options.topP ?? 1;
-  const random = createRandom(options.seed ?? Date.now());
-  const pass = allocPass(net, 1, 1);
-  const state = allocState(net, 1);
   resetState(state);
   const probs = new Float64Array(V);
   const order = topK < V || topP < 1 ? new Int32Array(V) : null;
