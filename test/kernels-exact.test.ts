@@ -1,15 +1,15 @@
 // The native kernels' exact mode against the WebAssembly plain-SIMD build, to the bit: loaded models in Node run
-// their matrix products on it (node/platform.ts), and a seeded sample must stay the text a page makes. Also that
-// the plain-SIMD build itself gives every row of a product the bits of that row alone (what lets a stream of
-// sampleMany be the single sample of its seed), and that the fused native mode does differ (so the exact one is
-// not FMA in disguise). Skipped, with a message, where the addon was not built.
+// their forward passes (products, forward cell steps, row lookups) on it (node/platform.ts), and a seeded sample
+// must stay the text a page makes. Also that the plain-SIMD build itself gives every row of a product the bits of
+// that row alone (what lets a stream of sampleMany be the single sample of its seed), and that the fused native
+// mode does differ (so the exact one is not FMA in disguise). Skipped, with a message, where the addon was not built.
 
 import { describe, expect, it } from 'vitest';
 import { createWasmKernels, wasmSimdAvailable } from '../src/core/kernels/wasm.js';
 import { withFusedKernels } from '../src/core/kernels/wasm-fused.js';
 import type { Kernels } from '../src/core/kernels/types.js';
 import { createRandom } from '../src/core/random.js';
-import { createNativeKernels, nativeIsas, nativeKernelsAvailable, nativeUnavailableReason, withNativeProducts } from '../src/node/native/index.js';
+import { createNativeKernels, nativeIsas, nativeKernelsAvailable, nativeUnavailableReason, withNativeExact } from '../src/node/native/index.js';
 import '../src/node/platform.js';
 import { defaultKernels } from '../src/core/platform.js';
 import { createNetwork, initParams, type CellType, type Network } from '../src/core/model.js';
@@ -69,7 +69,7 @@ describe.skipIf(!available)('native exact mode: the bits of the WebAssembly plai
   for (const isa of available ? nativeIsas() : []) {
     for (const threads of [1, 2]) {
       it(`${isa}, ${threads} thread${threads > 1 ? 's' : ''}: every form, shape and accumulate flag`, () => {
-        const hybrid = withNativeProducts(wasm!, createNativeKernels({ isa, threads, adaptive: false, exact: true }));
+        const hybrid = withNativeExact(wasm!, createNativeKernels({ isa, threads, adaptive: false, exact: true }));
         let compared = 0;
         for (const [M, N, K] of shapes) {
           for (const form of ['NN', 'NT', 'TN', 'Packed'] as const) {
@@ -89,7 +89,7 @@ describe.skipIf(!available)('native exact mode: the bits of the WebAssembly plai
   }
 
   it('the fused native mode rounds differently (the exact mode is not FMA under another name)', () => {
-    const exact = withNativeProducts(wasm!, createNativeKernels({ threads: 1, adaptive: false, exact: true }));
+    const exact = withNativeExact(wasm!, createNativeKernels({ threads: 1, adaptive: false, exact: true }));
     const fma = createNativeKernels({ threads: 1, adaptive: false, exact: false, flushSubnormals: false });
     const expected = product(wasm!, 'NN', 64, 512, 300, true, 'fma');
     expect(differences(expected, product(exact, 'NN', 64, 512, 300, true, 'fma'))).toEqual([]);
@@ -100,6 +100,50 @@ describe.skipIf(!available)('native exact mode: the bits of the WebAssembly plai
     const expected = process.env.CHARNN_KERNELS === 'wasm' || process.env.CHARNN_KERNELS === 'reference' ? /^(wasm-simd|reference-f32)$/ : /^wasm-simd\+native-\w+-exact$/;
     expect(defaultKernels().name).toMatch(expected);
   });
+});
+
+describe.skipIf(!available)('native exact mode: the forward cells and row kernels of the plain-SIMD build, to the bit', () => {
+  const cellCases = [[7, 37], [1, 128], [64, 128], [3, 300]];
+  for (const isa of available ? nativeIsas() : []) {
+    it(`${isa}: lstm, gru and rnn forward steps, row lookups and bias adds on pre-activations from -100 to 100`, () => {
+      for (const threads of [1, 2]) {
+        const hybrid = withNativeExact(wasm!, createNativeKernels({ isa, threads, adaptive: false, exact: true }));
+        for (const [B, H] of cellCases) {
+          const T = 2, t = 1;
+          const random = createRandom(`cells-${isa}-${B}-${H}`);
+          const value = () => Math.fround((random() * 2 - 1) * (random() < 0.2 ? 100 : random() < 0.5 ? 4 : 0.3));
+          // each kernel runs on both sets from the same inputs; every buffer it touches is compared
+          const run = (sizes: number[], step: (k: Kernels, bufs: Float32Array[]) => void, what: string) => {
+            const inputs = sizes.map((n) => Float32Array.from({ length: n }, value));
+            const outs = [wasm!, hybrid].map((k) => {
+              const bufs = inputs.map((x) => {
+                const b = k.alloc(x.length) as Float32Array;
+                b.set(x);
+                return b;
+              });
+              step(k, bufs);
+              return bufs.map((b) => Float32Array.from(b));
+            });
+            outs[0].forEach((expected, i) => {
+              const diff = differences(expected, outs[1][i]);
+              if (diff.length > 0) throw new Error(`${what} B ${B} H ${H}, ${threads} threads: buffer ${i} differs at ${diff.length} places, first ${diff[0]}: ${expected[diff[0]]} vs ${outs[1][i][diff[0]]}`);
+            });
+          };
+          run([(T + 1) * B * H, (T + 1) * B * H, T * B * H, T * B * 4 * H], (k, [hs, cs, tanhC, gates]) => k.lstmForwardStep(hs, cs, tanhC, gates, B, H, t), 'lstm');
+          run([(T + 1) * B * H, T * B * H, T * B * 3 * H, B * 3 * H, H], (k, [hs, hn, gates, hProj, bhn]) => k.gruForwardStep(hs, hn, gates, hProj, bhn, B, H, t), 'gru');
+          run([(T + 1) * B * H, T * B * H], (k, [hs, gates]) => k.rnnForwardStep(hs, gates, B, H, t), 'rnn');
+          const rows = 9, G = 4 * H;
+          run([rows * G, 5 * G, G], (k, [out, W, bias]) => {
+            const ids = k.allocIds(rows);
+            for (let r = 0; r < rows; r++) ids[r] = (r * 3) % 5;
+            k.embedRows(out, rows, G, ids, W, bias);
+          }, 'embedRows');
+          run([rows * G, G], (k, [out, bias]) => k.addBiasRows(out, rows, G, bias), 'addBiasRows');
+        }
+      }
+      expect(nativeIsas()).toContain(isa);
+    });
+  }
 });
 
 describe.skipIf(!wasmSimdAvailable({ shared: true }))('the plain-SIMD build: a row of a product is that row alone', () => {
@@ -140,7 +184,7 @@ function randomNet(kernels: Kernels, cell: CellType, layers: number, hiddenSize:
 describe.skipIf(!available)('sampling on the native products: the text of the plain-SIMD build', () => {
   for (const [cell, layers, H] of [['lstm', 2, 128], ['gru', 2, 64], ['rnn', 3, 96], ['lstm', 1, 300]] as const) {
     it(`${cell} ${layers}×${H}: one stream of 3,000 characters and 40 streams side by side`, () => {
-      const hybrid = withNativeProducts(wasm!, createNativeKernels({ threads: 2, adaptive: false, exact: true }));
+      const hybrid = withNativeExact(wasm!, createNativeKernels({ threads: 2, adaptive: false, exact: true }));
       const a = randomNet(wasm!, cell, layers, H);
       const b = randomNet(hybrid, cell, layers, H);
       const options = { length: 3000, temperature: 1, seed: 11, prime: 'the ' };

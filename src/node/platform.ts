@@ -16,7 +16,7 @@
 // SIMD may or may not fuse depending on the engine, and a seeded sample must be the same text here and in a page.
 // Where the native kernels are built (and CHARNN_KERNELS is unset, auto or native), that build's matrix products
 // run on them in exact mode instead: the same separate multiply and add in the same order, so the same bits, on
-// wider vectors and both cores (native/index.ts withNativeProducts).
+// wider vectors and both cores (native/index.ts withNativeExact).
 
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ import { portableKernels, setPlatform, type Platform } from '../core/platform.js
 import { CharnnError } from '../core/errors.js';
 import { referenceKernels } from '../core/kernels/reference.js';
 import type { Kernels } from '../core/kernels/types.js';
-import { createNativeKernels, nativeKernelsAvailable, nativeUnavailableReason, withNativeProducts } from './native/index.js';
+import { createNativeKernels, nativeKernelsAvailable, nativeUnavailableReason, withNativeExact } from './native/index.js';
 import { readCheckpoint, resolveCheckpoint, pruneCheckpoints, writeCheckpoint, writeCheckpointSync } from './checkpoint-files.js';
 import { BiDataParallelStep } from './parallel/bidirectional-parallel.js';
 import { DataParallelStep } from './parallel/data-parallel.js';
@@ -43,7 +43,7 @@ function nodeModelKernels(): Kernels {
   }
   const native = base.name.startsWith('wasm') && (choice === 'native' || (choice === 'auto' && nativeKernelsAvailable()));
   modelKernels = native
-    ? withNativeProducts(base, createNativeKernels({ exact: true, threads: Math.min(availableParallelism(), 64), adaptive: process.env.CHARNN_NATIVE_ADAPT !== 'off' }))
+    ? withNativeExact(base, createNativeKernels({ exact: true, threads: Math.min(availableParallelism(), 64), adaptive: process.env.CHARNN_NATIVE_ADAPT !== 'off' }))
     : base;
   return modelKernels;
 }

@@ -208,36 +208,37 @@ export function createNativeKernels(options: NativeKernelsOptions = {}): NativeK
 
 /**
  * `base`, float32 kernels over buffers of their own (the WebAssembly plain-SIMD build loaded models run on), with
- * its matrix products (gemm*, packB, gemmPacked) done by `products`, native kernels in exact mode, on base's
- * buffers; everything element-wise stays base's. Exact mode sums every element in the order base does, with the
- * same separate multiply and add, so the result is base's to the bit (test/kernels-exact.test.ts) and a seeded
- * sample is the same text as in a page, only made faster. A single fused layer step of base's (lstmLayerStep) is
- * left out: the model then makes the same calls one by one, so its products reach the native kernels.
+ * the work of a forward pass done by `exact`, native kernels in exact mode, on base's buffers: the matrix products
+ * (gemm*, packB, gemmPacked), the forward steps of the cells and the row lookups and bias adds. Every element is
+ * computed with the operations base uses, in its order (a separate multiply and add; contraction off), so the
+ * result is base's to the bit (test/kernels-exact.test.ts) and a seeded sample is the text a page makes, only
+ * faster. Backward steps and softmax stay base's. base's fused layer step (lstmLayerStep) is left out: the model
+ * then makes the same calls one by one, so they reach the native kernels.
  */
-export function withNativeProducts(base: Kernels, products: NativeKernels): Kernels {
-  assert(base.precision === 'f32' && products.name.endsWith('-exact'), 'withNativeProducts: float32 base kernels and exact native products');
+export function withNativeExact(base: Kernels, exact: NativeKernels): Kernels {
+  assert(base.precision === 'f32' && exact.name.endsWith('-exact'), 'withNativeExact: float32 base kernels and exact native kernels');
   return {
-    name: `${base.name}+${products.name}`,
+    name: `${base.name}+${exact.name}`,
     precision: 'f32',
     get threads() {
-      return products.threads;
+      return exact.threads;
     },
     alloc: (length) => base.alloc(length),
     allocIds: (length) => base.allocIds(length),
-    gemmNN: products.gemmNN,
-    gemmNT: products.gemmNT,
-    gemmTN: products.gemmTN,
-    packedSize: products.packedSize,
-    packB: products.packB,
-    gemmPacked: products.gemmPacked,
-    lstmForwardStep: base.lstmForwardStep,
+    gemmNN: exact.gemmNN,
+    gemmNT: exact.gemmNT,
+    gemmTN: exact.gemmTN,
+    packedSize: exact.packedSize,
+    packB: exact.packB,
+    gemmPacked: exact.gemmPacked,
+    lstmForwardStep: exact.lstmForwardStep,
     lstmBackwardStep: base.lstmBackwardStep,
-    rnnForwardStep: base.rnnForwardStep,
+    rnnForwardStep: exact.rnnForwardStep,
     rnnBackwardStep: base.rnnBackwardStep,
-    gruForwardStep: base.gruForwardStep,
+    gruForwardStep: exact.gruForwardStep,
     gruBackwardStep: base.gruBackwardStep,
-    embedRows: base.embedRows,
-    addBiasRows: base.addBiasRows,
+    embedRows: exact.embedRows,
+    addBiasRows: exact.addBiasRows,
     sumRows: base.sumRows,
     scatterAddRows: base.scatterAddRows,
     multiplyInPlace: base.multiplyInPlace,

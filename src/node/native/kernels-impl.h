@@ -14,6 +14,14 @@
 // The including file includes the standard and intrinsics headers BEFORE its target pragma, so that no library
 // inline function gets compiled for (and linked from) a wider target than the CPU running it.
 
+// All of it is compiled with floating-point contraction off, so every a·b + c written here is a multiply and an
+// add, as in the WebAssembly plain-SIMD kernels: GCC would otherwise fuse the exact GEMMs' multiply-then-add
+// intrinsics into the very FMA they exist to avoid, and the cells' polynomials likewise, and the forward cells
+// are then the WebAssembly ones to the bit (the exact mode runs them for loaded models; test/kernels-exact.test.ts).
+// The fused GEMM kernels say fmadd explicitly.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+
 namespace charnn {
 namespace CHARNN_NS {
 
@@ -22,11 +30,7 @@ namespace CHARNN_NS {
 // kernel<MR, TA, EXACT>: C[MR × ncols] = (loadC ? C : 0) + A[MR × kc]·P[kc × PANEL], where element (r, k) of A is
 // A[r·lda + k] (TA = false) or A[k·lda + r] (TA = true), and row k of the panel is P[k·PANEL …]; one fused
 // multiply-add per k, or with EXACT a multiply and then an add (c = a·b + c, two roundings).
-//
-// The GEMM code is compiled with floating-point contraction off: GCC otherwise fuses the exact kernels'
-// multiply-then-add intrinsics into the very FMA they exist to avoid. The fused kernels say fmadd explicitly.
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
+
 
 #if defined(CHARNN_AVX512)
 constexpr int MR_MAX = 12;  // 24 accumulators + 2 panel rows of the 32 zmm registers
@@ -302,7 +306,6 @@ static void gemmPart(const Gemm& g, long m0, long m1, long n0, long n1, float* s
   }
 }
 
-#pragma GCC pop_options
 
 // --- nonlinearities -----------------------------------------------------------------------------------------
 
@@ -581,3 +584,5 @@ const Table CHARNN_TABLE = {
 };
 
 }  // namespace charnn
+
+#pragma GCC pop_options
