@@ -336,12 +336,19 @@ export function carryState(net: Network, pass: Pass, state: CarriedState): void 
   const last = T * B * H; // hs/cs block T holds h_{T-1}, c_{T-1}
   for (let l = 0; l < net.config.layers; l++) {
     const ws = pass.layers[l];
-    const h = state.h[l];
-    // element loops rather than set(subarray(...)): the sampler carries the state every character
-    for (let e = 0; e < B * H; e++) h[e] = ws.hs[last + e];
-    if (net.config.cell === 'lstm') {
-      const c = state.c[l];
-      for (let e = 0; e < B * H; e++) c[e] = ws.cs[last + e];
-    }
+    copyFloats(ws.hs, last, state.h[l], 0, B * H);
+    if (net.config.cell === 'lstm') copyFloats(ws.cs, last, state.c[l], 0, B * H);
+  }
+}
+
+/**
+ * to[toOff … +n) = from[fromOff … +n). An element loop for a few rows (the sampler carries one stream's state every
+ * character, and a subarray view costs more than copying 128 floats), one set() of a view for more.
+ */
+export function copyFloats(from: FloatArray, fromOff: number, to: FloatArray, toOff: number, n: number): void {
+  if (n < 1024) {
+    for (let e = 0; e < n; e++) to[toOff + e] = from[fromOff + e];
+  } else {
+    to.set(from.subarray(fromOff, fromOff + n), toOff);
   }
 }

@@ -7,7 +7,7 @@
 import { utf8Encode } from './bytes.js';
 import { CharnnError } from './errors.js';
 import { describeChar, type Vocab } from './data/corpus.js';
-import { allocPass, allocState, carryState, forwardLogits, resetState, type CarriedState, type Network, type Pass } from './model.js';
+import { allocPass, allocState, carryState, copyFloats, forwardLogits, resetState, type CarriedState, type Network, type Pass } from './model.js';
 import { createRandom } from './random.js';
 
 export interface SampleOptions {
@@ -337,20 +337,20 @@ export function endsWith(ids: readonly number[], tail: readonly number[]): boole
   return true;
 }
 
-/** out row r = state row from[r], every layer's h and, for lstm, c (rows of `out` past from.length are left as they are). */
+/**
+ * out row r = state row from[r], every layer's h and, for lstm, c (rows of `out` past from.length are left as they
+ * are). `from` ascends (the streams still going, in order), so it is copied as runs of consecutive rows.
+ */
 export function gatherRows(net: Network, state: CarriedState, from: readonly number[], out: CarriedState): void {
   const H = net.config.hiddenSize;
   const lstm = net.config.cell === 'lstm';
-  for (let l = 0; l < net.config.layers; l++) {
-    const h = state.h[l];
-    const c = state.c[l];
-    const hOut = out.h[l];
-    const cOut = out.c[l];
-    for (let r = 0; r < from.length; r++) {
-      const src = from[r] * H;
-      const dst = r * H;
-      for (let j = 0; j < H; j++) hOut[dst + j] = h[src + j];
-      if (lstm) for (let j = 0; j < H; j++) cOut[dst + j] = c[src + j];
+  for (let r = 0; r < from.length;) {
+    let end = r + 1;
+    while (end < from.length && from[end] === from[end - 1] + 1) end++;
+    for (let l = 0; l < net.config.layers; l++) {
+      copyFloats(state.h[l], from[r] * H, out.h[l], r * H, (end - r) * H);
+      if (lstm) copyFloats(state.c[l], from[r] * H, out.c[l], r * H, (end - r) * H);
     }
+    r = end;
   }
 }
