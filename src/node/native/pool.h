@@ -73,11 +73,13 @@ class Pool {
   int switches() const { return switches_; }
 
   /**
-   * Forgets the choice: all threads again, and a fresh measurement after the warm-up calls. For a caller about to
-   * time work of another size than the pool has been measuring (charnn train --time calibrates model sizes in turn).
+   * held: every big GEMM runs on all threads and nothing is measured, for a caller timing work to compare (charnn
+   * train --time calibrates model sizes in turn, and a measurement made on another size, or one that happens to
+   * fall on a different mix of shapes, would skew the comparison). Released: a fresh measurement after the warm-up
+   * calls.
    */
-  void remeasure() {
-    if (!adaptive_) return;
+  void hold(bool held) {
+    held_ = held;
     active_ = threads_;
     probing_ = -1;
     bigCalls_ = 0;
@@ -86,7 +88,7 @@ class Pool {
 
   /** Threads the next big GEMM should use: the chosen count, or alternately 1 and all while measuring. */
   int partsForBigJob() {
-    if (!adaptive_) return threads_;
+    if (!adaptive_ || held_) return threads_;
     const int64_t now = nowNs();
     if (probing_ < 0) {
       if (++bigCalls_ < WARMUP_CALLS || now < nextProbeNs_) return active_;
@@ -99,7 +101,7 @@ class Pool {
 
   /** Tells the measurement how long a big GEMM of `flops` took on `parts` threads. */
   void recordBigJob(int parts, int64_t ns, double flops) {
-    if (!adaptive_ || probing_ < 0) return;
+    if (!adaptive_ || held_ || probing_ < 0) return;
     const int arm = parts == 1 ? 0 : 1;
     probeNs_[arm] += ns;
     probeFlops_[arm] += flops;
@@ -184,6 +186,7 @@ class Pool {
   int bigCalls_ = 0;
   int probing_ = -1;  // -1: not measuring; else big GEMMs measured so far
   int64_t nextProbeNs_ = 0;
+  bool held_ = false;
   int64_t probeNs_[2] = {0, 0};
   double probeFlops_[2] = {0, 0};
   std::vector<Helper*> helpers_;
