@@ -21,11 +21,10 @@ export interface Kernels {
   /** Threads the backend's kernels run on now, for a backend with threads of its own (the native one); absent: 1. */
   readonly threads?: number;
   /**
-   * For a backend that chooses its thread count by measuring (the native one): held, it runs on all its threads
-   * and measures nothing, so work timed by the caller is comparable (a model size against another); released, it
-   * measures afresh.
+   * For a backend that chooses its thread count by measuring (the native one): forget the choice and measure
+   * again, because the work about to be timed differs from what it measured (a model of another size).
    */
-  holdThreads?(held: boolean): void;
+  remeasureThreads?(): void;
 
   /**
    * A zero-filled buffer of `length` elements that this backend's kernels can use. For a WebAssembly backend it

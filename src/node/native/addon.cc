@@ -648,13 +648,11 @@ napi_value CreateContext(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// holdThreads(ctx, held): all threads and no measuring while held; released, the pool measures afresh (Pool::hold)
-napi_value HoldThreads(napi_env env, napi_callback_info info) {
-  Call call(env, info, 2);
+// remeasureThreads(ctx): the pool forgets its choice of thread count and measures again (Pool::remeasure)
+napi_value RemeasureThreads(napi_env env, napi_callback_info info) {
+  Call call(env, info, 1);
   if (!call.ok()) return nullptr;
-  bool held;
-  if (!call.flag(1, &held)) return nullptr;
-  call.context->pool.hold(held);
+  call.context->pool.remeasure();
   return undefinedValue(env);
 }
 
@@ -705,7 +703,7 @@ napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor methods[] = {
     {"createContext", nullptr, CreateContext, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"threadState", nullptr, ThreadState, nullptr, nullptr, nullptr, napi_default, nullptr},
-    {"holdThreads", nullptr, HoldThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"remeasureThreads", nullptr, RemeasureThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"alloc", nullptr, Alloc, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"packedSize", nullptr, PackedSize, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"gemm", nullptr, Gemm_, nullptr, nullptr, nullptr, napi_default, nullptr},

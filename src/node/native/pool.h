@@ -73,13 +73,11 @@ class Pool {
   int switches() const { return switches_; }
 
   /**
-   * held: every big GEMM runs on all threads and nothing is measured, for a caller timing work to compare (charnn
-   * train --time calibrates model sizes in turn, and a measurement made on another size, or one that happens to
-   * fall on a different mix of shapes, would skew the comparison). Released: a fresh measurement after the warm-up
-   * calls.
+   * Forgets the choice: all threads again, and a fresh measurement after the warm-up calls. For a caller about to
+   * time work of another size than the pool has been measuring (charnn train --time calibrates model sizes in turn).
    */
-  void hold(bool held) {
-    held_ = held;
+  void remeasure() {
+    if (!adaptive_) return;
     active_ = threads_;
     probing_ = -1;
     bigCalls_ = 0;
@@ -88,7 +86,7 @@ class Pool {
 
   /** Threads the next big GEMM should use: the chosen count, or alternately 1 and all while measuring. */
   int partsForBigJob() {
-    if (!adaptive_ || held_) return threads_;
+    if (!adaptive_) return threads_;
     const int64_t now = nowNs();
     if (probing_ < 0) {
       if (++bigCalls_ < WARMUP_CALLS || now < nextProbeNs_) return active_;
@@ -101,7 +99,7 @@ class Pool {
 
   /** Tells the measurement how long a big GEMM of `flops` took on `parts` threads. */
   void recordBigJob(int parts, int64_t ns, double flops) {
-    if (!adaptive_ || held_ || probing_ < 0) return;
+    if (!adaptive_ || probing_ < 0) return;
     const int arm = parts == 1 ? 0 : 1;
     probeNs_[arm] += ns;
     probeFlops_[arm] += flops;
@@ -186,7 +184,6 @@ class Pool {
   int bigCalls_ = 0;
   int probing_ = -1;  // -1: not measuring; else big GEMMs measured so far
   int64_t nextProbeNs_ = 0;
-  bool held_ = false;
   int64_t probeNs_[2] = {0, 0};
   double probeFlops_[2] = {0, 0};
   std::vector<Helper*> helpers_;
