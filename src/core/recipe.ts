@@ -133,17 +133,13 @@ function roundTo(x: number, step: number): number {
 
 /**
  * Characters per millisecond that training this model reaches here: a throwaway run on the real corpus and batch
- * shape, one warm-up step (in which adaptive kernels choose their thread count), then steps for CALIBRATION_MS (at
- * least two).
+ * shape, one warm-up step, then steps for CALIBRATION_MS (at least two).
  */
 export async function measureTrainingSpeed(
   corpus: Corpus, model: Omit<ModelConfig, 'vocabSize'>, training: TrainConfig, threads: number | undefined,
 ): Promise<number> {
   const run = TrainingRun.create({ corpus, model, training, runName: 'calibration', corpusName: 'calibration', threads });
   try {
-    // kernels that pick their thread count by measuring kept the choice made on the previous (smaller) size, where
-    // one thread often wins; they measure again during the warm-up step, so the timed steps run at this size's best
-    run.net.kernels.remeasureThreads?.();
     run.step();
     const started = performance.now();
     let steps = 0;

@@ -20,11 +20,6 @@ export interface Kernels {
   readonly precision: Precision;
   /** Threads the backend's kernels run on now, for a backend with threads of its own (the native one); absent: 1. */
   readonly threads?: number;
-  /**
-   * For a backend that chooses its thread count by measuring (the native one): forget the choice and measure
-   * again, because the work about to be timed differs from what it measured (a model of another size).
-   */
-  remeasureThreads?(): void;
 
   /**
    * A zero-filled buffer of `length` elements that this backend's kernels can use. For a WebAssembly backend it

@@ -648,14 +648,6 @@ napi_value CreateContext(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// remeasureThreads(ctx): the pool forgets its choice of thread count and measures again (Pool::remeasure)
-napi_value RemeasureThreads(napi_env env, napi_callback_info info) {
-  Call call(env, info, 1);
-  if (!call.ok()) return nullptr;
-  call.context->pool.remeasure();
-  return undefinedValue(env);
-}
-
 // threadState(ctx) → [threads, active, switches]
 napi_value ThreadState(napi_env env, napi_callback_info info) {
   Call call(env, info, 1);
@@ -703,7 +695,6 @@ napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor methods[] = {
     {"createContext", nullptr, CreateContext, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"threadState", nullptr, ThreadState, nullptr, nullptr, nullptr, napi_default, nullptr},
-    {"remeasureThreads", nullptr, RemeasureThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"alloc", nullptr, Alloc, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"packedSize", nullptr, PackedSize, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"gemm", nullptr, Gemm_, nullptr, nullptr, nullptr, napi_default, nullptr},

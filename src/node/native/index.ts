@@ -58,7 +58,6 @@ type Context = object;
 interface Addon {
   createContext(isa: string, threads: number, adaptive: boolean, splitColumns: boolean, flushSubnormals: boolean, exact: boolean): Context | null;
   threadState(ctx: Context): [number, number, number];
-  remeasureThreads(ctx: Context): void;
   alloc(length: number): Float32Array;
   packedSize(K: number, N: number): number;
   gemm(
@@ -176,7 +175,6 @@ export function createNativeKernels(options: NativeKernelsOptions = {}): NativeK
     get threadSwitches() {
       return a.threadState(ctx)[2];
     },
-    remeasureThreads: () => a.remeasureThreads(ctx),
     alloc: (length) => a.alloc(length),
     allocIds: (length) => new Int32Array(length),
     gemmNN: (M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) =>

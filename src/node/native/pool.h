@@ -72,18 +72,6 @@ class Pool {
   int active() const { return active_; }
   int switches() const { return switches_; }
 
-  /**
-   * Forgets the choice: all threads again, and a fresh measurement after the warm-up calls. For a caller about to
-   * time work of another size than the pool has been measuring (charnn train --time calibrates model sizes in turn).
-   */
-  void remeasure() {
-    if (!adaptive_) return;
-    active_ = threads_;
-    probing_ = -1;
-    bigCalls_ = 0;
-    nextProbeNs_ = 0;
-  }
-
   /** Threads the next big GEMM should use: the chosen count, or alternately 1 and all while measuring. */
   int partsForBigJob() {
     if (!adaptive_) return threads_;
