@@ -339,7 +339,8 @@ export function endsWith(ids: readonly number[], tail: readonly number[]): boole
 
 /**
  * out row r = state row from[r], every layer's h and, for lstm, c (rows of `out` past from.length are left as they
- * are). `from` ascends (the streams still going, in order), so it is copied as runs of consecutive rows.
+ * are; `out` is not `state`). Consecutive source rows are copied as one run: in sampleMany `from` ascends (the
+ * streams still going, in order), in beam search it may repeat and reorder rows.
  */
 export function gatherRows(net: Network, state: CarriedState, from: readonly number[], out: CarriedState): void {
   const H = net.config.hiddenSize;
