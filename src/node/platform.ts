@@ -14,9 +14,9 @@
 //
 // FMA is for training only: loaded models (sample, step, evaluate, fill) run the plain SIMD build, because relaxed
 // SIMD may or may not fuse depending on the engine, and a seeded sample must be the same text here and in a page.
-// Where the native kernels are built (and CHARNN_KERNELS is unset, auto or native), that build's matrix products
-// run on them in exact mode instead: the same separate multiply and add in the same order, so the same bits, on
-// wider vectors and both cores (native/index.ts withNativeExact).
+// Where the native kernels are built (and CHARNN_KERNELS is unset, auto or native), that build's forward pass
+// (products, forward cell steps, row lookups) runs on them in exact mode instead: the same operations in the same
+// order, so the same bits, on wider vectors and both cores (native/index.ts withNativeExact).
 
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
