@@ -35,6 +35,12 @@ namespace CHARNN_NS {
 #if defined(CHARNN_AVX512)
 constexpr int MR_MAX = 12;  // 24 accumulators + 2 panel rows of the 32 zmm registers
 
+// c + a·b: one fused multiply-add, or with EXACT a multiply then an add (two roundings)
+template <bool EXACT>
+static inline __m512 madd(__m512 a, __m512 b, __m512 c) {
+  return EXACT ? _mm512_add_ps(_mm512_mul_ps(a, b), c) : _mm512_fmadd_ps(a, b, c);
+}
+
 template <int MR, bool TA, bool EXACT>
 static void kernel(long kc, const float* A, long lda, const float* P, float* C, long ldc, bool loadC, int ncols) {
   const __mmask16 m0 = ncols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << ncols) - 1);
@@ -49,13 +55,8 @@ static void kernel(long kc, const float* A, long lda, const float* P, float* C, 
     const __m512 b1 = _mm512_loadu_ps(P + k * PANEL + 16);
     for (int r = 0; r < MR; r++) {
       const __m512 a = _mm512_set1_ps(TA ? A[k * lda + r] : A[r * lda + k]);
-      if (EXACT) {
-        c0[r] = _mm512_add_ps(_mm512_mul_ps(a, b0), c0[r]);
-        c1[r] = _mm512_add_ps(_mm512_mul_ps(a, b1), c1[r]);
-      } else {
-        c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
-        c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
-      }
+      c0[r] = madd<EXACT>(a, b0, c0[r]);
+      c1[r] = madd<EXACT>(a, b1, c1[r]);
     }
   }
   for (int r = 0; r < MR; r++) {
@@ -66,6 +67,12 @@ static void kernel(long kc, const float* A, long lda, const float* P, float* C, 
 
 #elif defined(CHARNN_AVX2)
 constexpr int MR_MAX = 6;  // per 16-column half: 12 accumulators + 2 panel rows + 1 broadcast of 16 ymm
+
+// c + a·b: one fused multiply-add, or with EXACT a multiply then an add (two roundings)
+template <bool EXACT>
+static inline __m256 madd(__m256 a, __m256 b, __m256 c) {
+  return EXACT ? _mm256_add_ps(_mm256_mul_ps(a, b), c) : _mm256_fmadd_ps(a, b, c);
+}
 
 static inline __m256i laneMask(int n) {  // lanes < n set
   const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -86,13 +93,8 @@ static void half(long kc, const float* A, long lda, const float* P, float* C, lo
     const __m256 b1 = _mm256_loadu_ps(P + k * PANEL + 8);
     for (int r = 0; r < MR; r++) {
       const __m256 a = _mm256_broadcast_ss(TA ? A + k * lda + r : A + r * lda + k);
-      if (EXACT) {
-        c0[r] = _mm256_add_ps(_mm256_mul_ps(a, b0), c0[r]);
-        c1[r] = _mm256_add_ps(_mm256_mul_ps(a, b1), c1[r]);
-      } else {
-        c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);
-        c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);
-      }
+      c0[r] = madd<EXACT>(a, b0, c0[r]);
+      c1[r] = madd<EXACT>(a, b1, c1[r]);
     }
   }
   for (int r = 0; r < MR; r++) {
