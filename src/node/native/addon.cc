@@ -260,7 +260,9 @@ void runGemm(Context& c, const Gemm& g) {
   job.scratch = &c.scratch;
   const double flops = 2.0 * double(g.M) * double(g.N) * double(g.K);
   if (c.pool.threads() == 1 || flops < PARALLEL_MIN_FLOP) return c.table->gemmPart(job.g, 0, g.M, 0, g.N, c.scratch[0]);
-  int parts = std::min(c.pool.partsForBigJob(), MAX_PARTS);
+  // the probe pairs GEMMs of one shape (pool.h); a collision of two shapes' keys only blurs one measurement
+  const uint64_t shape = (uint64_t(g.form) << 60) ^ (uint64_t(g.M) << 40) ^ (uint64_t(g.N) << 20) ^ uint64_t(g.K);
+  int parts = std::min(c.pool.partsForBigJob(shape), MAX_PARTS);
   const long panels = (g.N + PANEL - 1) / PANEL;
   // columns need at least two panels per thread to balance (a 65-wide output is 3 panels: split its rows)
   job.columns = c.splitColumns && panels >= 2 * parts;
@@ -277,7 +279,7 @@ void runGemm(Context& c, const Gemm& g) {
   for (int p = 0; p < parts; p++) job.ranges[p].set(uint32_t(units * p / parts), uint32_t(units * (p + 1) / parts));
   const int64_t started = Pool::nowNs();
   c.pool.run(parts, gemmJob, &job);
-  c.pool.recordBigJob(parts, Pool::nowNs() - started, flops);
+  c.pool.recordBigJob(shape, parts, Pool::nowNs() - started);
 }
 
 // gemm(ctx, form, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate)

@@ -6,8 +6,11 @@
 // few microseconds apart and a sleep/wake round trip costs tens of microseconds.
 //
 // Busy second core: results do not depend on the thread count (kernels.h), so the pool may change it freely. Every
-// PROBE_INTERVAL it runs PROBE_CALLS big GEMMs alternately on 1 thread and on all of them, and keeps whichever did
-// more flops per second; `switches` counts the changes (the TypeScript side reports them).
+// PROBE_INTERVAL it runs PROBE_PAIRS pairs of big GEMMs, the two of a pair of one shape, one on 1 thread and the
+// next of that shape on all, and keeps whichever setting took less time in all; `switches` counts the changes (the
+// TypeScript side reports them). Pairing by shape matters: a training step issues GEMMs of a few shapes in a fixed
+// order, so plain alternation gave one setting mostly one shape and the other another (a 2x192 LSTM with dropout
+// then trained on 1 thread much of the time, 15% slower than on 2).
 
 #pragma once
 
@@ -37,7 +40,8 @@ class Pool {
  public:
   static constexpr int64_t SPIN_NS = 200'000;            // a helper polls this long before sleeping
   static constexpr int64_t PROBE_INTERVAL_NS = 1'000'000'000;  // between two measurements of 1 vs all threads (load changes fast)
-  static constexpr int PROBE_CALLS = 48;                 // GEMMs per measurement, half on each setting
+  static constexpr int PROBE_PAIRS = 24;                 // pairs of same-shape GEMMs per measurement
+  static constexpr int PROBE_SHAPES = 8;                 // shapes a measurement tells apart (others are not measured)
   static constexpr int WARMUP_CALLS = 32;                // big GEMMs before the first measurement
 
   /** `flushSubnormals`: helpers run with the CPU's flush-to-zero and denormals-are-zero modes on (see addon.cc). */
@@ -72,33 +76,40 @@ class Pool {
   int active() const { return active_; }
   int switches() const { return switches_; }
 
-  /** Threads the next big GEMM should use: the chosen count, or alternately 1 and all while measuring. */
-  int partsForBigJob() {
+  /**
+   * Threads the next big GEMM, of this shape, should use: the chosen count, or while measuring 1 for a shape's first
+   * GEMM of a pair and all for its second.
+   */
+  int partsForBigJob(uint64_t shape) {
     if (!adaptive_) return threads_;
     const int64_t now = nowNs();
     if (probing_ < 0) {
       if (++bigCalls_ < WARMUP_CALLS || now < nextProbeNs_) return active_;
       probing_ = 0;
       probeNs_[0] = probeNs_[1] = 0;
-      probeFlops_[0] = probeFlops_[1] = 0;
+      probeJobs_ = 0;
+      shapes_ = 0;
     }
-    return probing_ % 2 == 0 ? 1 : threads_;
+    if (++probeJobs_ > PROBE_JOBS_MAX) return finishProbe();  // too many shapes to pair up: keep what we have
+    Pending* p = pendingFor(shape);
+    if (p == nullptr) return active_;
+    return p->ns < 0 ? 1 : threads_;
   }
 
-  /** Tells the measurement how long a big GEMM of `flops` took on `parts` threads. */
-  void recordBigJob(int parts, int64_t ns, double flops) {
+  /** Tells the measurement how long a big GEMM of this shape took on `parts` threads. */
+  void recordBigJob(uint64_t shape, int parts, int64_t ns) {
     if (!adaptive_ || probing_ < 0) return;
-    const int arm = parts == 1 ? 0 : 1;
-    probeNs_[arm] += ns;
-    probeFlops_[arm] += flops;
-    if (++probing_ < PROBE_CALLS) return;
-    const double rateOne = probeFlops_[0] / double(probeNs_[0] > 0 ? probeNs_[0] : 1);
-    const double rateAll = probeFlops_[1] / double(probeNs_[1] > 0 ? probeNs_[1] : 1);
-    const int chosen = rateAll >= rateOne ? threads_ : 1;
-    if (chosen != active_) switches_++;
-    active_ = chosen;
-    probing_ = -1;
-    nextProbeNs_ = nowNs() + PROBE_INTERVAL_NS;
+    Pending* p = pendingFor(shape);
+    if (p == nullptr) return;
+    if (parts == 1) {
+      p->ns = ns;
+      return;
+    }
+    if (p->ns < 0 || parts != threads_) return;
+    probeNs_[0] += p->ns;
+    probeNs_[1] += ns;
+    p->ns = -1;
+    if (++probing_ >= PROBE_PAIRS) finishProbe();
   }
 
   /** Runs fn(context, part, parts) for every part < parts (≤ threads), part 0 on this thread; returns when all are done. */
@@ -170,10 +181,35 @@ class Pool {
   const bool adaptive_;
   int switches_ = 0;
   int bigCalls_ = 0;
-  int probing_ = -1;  // -1: not measuring; else big GEMMs measured so far
+  int probing_ = -1;  // -1: not measuring; else pairs measured so far
   int64_t nextProbeNs_ = 0;
-  int64_t probeNs_[2] = {0, 0};
-  double probeFlops_[2] = {0, 0};
+  int64_t probeNs_[2] = {0, 0};  // time of the pairs' 1-thread and all-thread GEMMs
+  int probeJobs_ = 0;
+  static constexpr int PROBE_JOBS_MAX = 64 * PROBE_PAIRS;
+  struct Pending {
+    uint64_t shape;
+    int64_t ns;  // the 1-thread GEMM of a pair waiting for its all-thread twin, or -1
+  };
+  Pending pending_[PROBE_SHAPES];
+  int shapes_ = 0;
+
+  Pending* pendingFor(uint64_t shape) {
+    for (int i = 0; i < shapes_; i++) {
+      if (pending_[i].shape == shape) return &pending_[i];
+    }
+    if (shapes_ == PROBE_SHAPES) return nullptr;
+    pending_[shapes_] = {shape, -1};
+    return &pending_[shapes_++];
+  }
+
+  int finishProbe() {
+    const int chosen = probing_ == 0 || probeNs_[1] <= probeNs_[0] ? threads_ : 1;
+    if (chosen != active_) switches_++;
+    active_ = chosen;
+    probing_ = -1;
+    nextProbeNs_ = nowNs() + PROBE_INTERVAL_NS;
+    return active_;
+  }
   std::vector<Helper*> helpers_;
 };
 
