@@ -18,7 +18,7 @@ import type { FloatArray } from './kernels/types.js';
 import { softmaxRowCrossEntropy } from './kernels/reference.js';
 import { runSteps, type BatchSteps } from './evaluate.js';
 import type { Network } from './model.js';
-import { createRandom } from './random.js';
+import { createRandom, dropoutKey, fillDropoutMask } from './random.js';
 import { assert, CharnnError } from './errors.js';
 
 export const DEFAULT_MASK_FRAC = 0.15;
@@ -183,25 +183,20 @@ export function maskedCrossEntropy(pass: BiPass, V: number): number {
 }
 
 /**
- * Draws the inverted-dropout masks (0 or 1/(1-p)) of every layer of a (T, B) batch, layer by layer, row by row
- * (row t·B + b, both directions' columns), into the passes of its window slices: slice i holds windows starts[i] …
+ * Draws the inverted-dropout masks (0 or 1/(1-p)) of every layer of a (T, B) batch, one generator draw per layer
+ * (random.ts fillDropoutMask; row t·B + b has both directions' columns), into the passes of its window slices: slice i holds windows starts[i] …
  * starts[i+1]-1. Data-parallel slices thus get exactly the masks one pass over the whole batch would.
  */
 export function drawBiDropoutMasks(slices: readonly BiPass[], starts: readonly number[], p: number, random: () => number): void {
-  const scale = 1 / (1 - p);
   const { T } = slices[0];
   const B = starts[starts.length - 1];
   for (let l = 0; l < slices[0].dropMasks.length; l++) {
     const H2 = slices[0].outs[l].length / (T * slices[0].B);
-    for (let t = 0; t < T; t++) {
-      let s = 0;
-      for (let b = 0; b < B; b++) {
-        while (b >= starts[s + 1]) s++;
-        const width = starts[s + 1] - starts[s];
-        const mask = slices[s].dropMasks[l];
-        let e = (t * width + b - starts[s]) * H2;
-        for (let j = 0; j < H2; j++) mask[e++] = random() < p ? 0 : scale;
-      }
+    const key = dropoutKey(random);
+    for (let s = 0; s < slices.length; s++) {
+      const width = starts[s + 1] - starts[s];
+      // mask element (t, b, j) of the whole batch is number (t·B + b)·H2 + j
+      for (let t = 0; t < T; t++) fillDropoutMask(slices[s].dropMasks[l], t * width * H2, width * H2, key, (t * B + starts[s]) * H2, p);
     }
   }
 }

@@ -11,6 +11,7 @@ import { rnnBackward, rnnForward } from './cells/rnn.js';
 import type { FloatArray, Kernels } from './kernels/types.js';
 import { makeLayout, namedViews, type ParamLayout, type ParamSpec } from './params.js';
 import { CharnnError } from './errors.js';
+import { dropoutKey, fillDropoutMask } from './random.js';
 
 export type { CellType } from './cells/workspace.js';
 
@@ -236,22 +237,20 @@ export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dro
 }
 
 /**
- * Draws the inverted-dropout masks (0 or 1/(1-p)) of every layer of a (T, B) batch, layer by layer, row by row, into
- * the passes of its stream slices: slice i covers streams starts[i] … starts[i+1]-1 (starts[0] = 0, last = B). Data-
- * parallel slices thus get exactly the masks one pass over the whole batch would, from the same draws.
+ * Draws the inverted-dropout masks (0 or 1/(1-p)) of every layer of a (T, B) batch, one generator draw per layer
+ * (random.ts fillDropoutMask), into the passes of its stream slices: slice i covers streams starts[i] … starts[i+1]-1
+ * (starts[0] = 0, last = B). Data-parallel slices thus get exactly the masks one pass over the whole batch would.
  */
 export function drawDropoutMasks(slices: readonly Pass[], starts: readonly number[], p: number, random: () => number): void {
-  const scale = 1 / (1 - p);
   const T = slices[0].T;
+  const B = starts[starts.length - 1];
   for (let l = 0; l < slices[0].layers.length; l++) {
     const H = slices[0].layers[l].H;
-    for (let t = 0; t < T; t++) {
-      for (let s = 0; s < slices.length; s++) {
-        const mask = slices[s].masks[l];
-        const width = starts[s + 1] - starts[s];
-        let e = t * width * H;
-        for (let i = 0; i < width * H; i++) mask[e++] = random() < p ? 0 : scale;
-      }
+    const key = dropoutKey(random);
+    for (let s = 0; s < slices.length; s++) {
+      const width = starts[s + 1] - starts[s];
+      // mask element (t, b, j) of the whole batch is number (t·B + b)·H + j
+      for (let t = 0; t < T; t++) fillDropoutMask(slices[s].masks[l], t * width * H, width * H, key, (t * B + starts[s]) * H, p);
     }
   }
 }
