@@ -142,4 +142,24 @@ describe('training', () => {
     const run = TrainingRun.create(o);
     expect(() => { for (let i = 0; i < 30; i++) run.step(); }).toThrow(/lower the learning rate/);
   });
+
+  it('setDropout changes the rate from the next step: as if the run had been created with it (2 threads too)', async () => {
+    const paramsAfter = async (created: number, set: number | undefined, threads: number) => {
+      const o = options('lstm', created);
+      const run = TrainingRun.create({ ...o, threads, kernels: undefined });
+      if (set !== undefined) run.setDropout(set);
+      for (let i = 0; i < 6; i++) run.step();
+      const params = Float32Array.from(run.net.params);
+      run.close();
+      return params;
+    };
+    for (const threads of [1, 2]) {
+      expect(await paramsAfter(0.5, 0.2, threads)).toEqual(await paramsAfter(0.2, undefined, threads));
+      expect(await paramsAfter(0.5, 0, threads)).toEqual(await paramsAfter(0, undefined, threads));
+      expect(await paramsAfter(0.5, 0.2, threads)).not.toEqual(await paramsAfter(0.5, undefined, threads));
+    }
+    const off = TrainingRun.create(options('lstm', 0));
+    expect(() => off.setDropout(0.1)).toThrow('created without dropout');
+    expect(() => off.setDropout(1)).toThrow('below 1');
+  });
 });

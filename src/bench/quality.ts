@@ -84,7 +84,7 @@ function run(command: string, args: string[], label: string, core?: number): Pro
     child.stderr.on('data', (d: Buffer) => {
       const text = d.toString();
       lastErr = (lastErr + text).slice(-2000);
-      for (const line of text.split(/\r|\n/)) if (/^(Plan|Training|Done|Best|gpt iter|lstm iter|torch )/.test(line)) process.stderr.write(`  [${label}] ${line}\n`);
+      for (const line of text.split(/\r|\n/)) if (/^(Plan|Re-planned|Training|Done|Best|gpt iter|lstm iter|torch )/.test(line)) process.stderr.write(`  [${label}] ${line}\n`);
     });
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${label} exited with ${code}: ${lastErr.trim().split('\n').pop()}`))));

@@ -37,8 +37,14 @@ export const WARMUP_SHARE = 0.02;       // of the planned iterations
 export const DECAY_START = 0.8;         // constant rate for this share of the budget, then the cosine decay
 /** Validations and checkpoints take about this share of a budget; the rest is training steps. */
 const STEP_SHARE = 0.95;
-/** Each calibration measurement: one warm-up step, then steps for at least this long (and at least two). */
-const CALIBRATION_MS = 150;
+/**
+ * Each calibration measurement: one warm-up step, then steps for at least this share of the budget (and at least
+ * two steps, and CALIBRATION_MIN_MS to CALIBRATION_MAX_MS). 150 ms of a 2×192 run on two threads read anything from
+ * 28k to 64k chars/s, where 600 ms keep within ~10% of what the run then makes.
+ */
+export const CALIBRATION_SHARE = 0.001;
+const CALIBRATION_MIN_MS = 150;
+const CALIBRATION_MAX_MS = 1000;
 
 export interface PlanRequest {
   budgetMs: number;
@@ -50,8 +56,11 @@ export interface PlanRequest {
   seqLength: number;
   hiddenSize?: number;  // given by the user: kept
   dropout?: number;     // given by the user: kept
-  /** Training speed of a model with this hidden size on this machine, in characters per millisecond. */
-  measure(hiddenSize: number): Promise<number>;
+  /**
+   * Training speed of a model with this hidden size and dropout on this machine, in characters per millisecond,
+   * timed for about `ms` after a warm-up step.
+   */
+  measure(hiddenSize: number, dropout: number, ms: number): Promise<number>;
   /** Milliseconds since the plan started (the calibration spends the budget too). */
   now(): number;
 }
@@ -63,8 +72,9 @@ export interface Plan {
   decayStart: number;
   plannedIters: number;       // at the measured speed
   plannedEpochs: number;
+  trainChars: number;         // in the training split the plan is for
   charsPerParam: number;
-  measured: Array<{ hiddenSize: number; charsPerSec: number }>;
+  measured: Array<{ hiddenSize: number; dropout: number; charsPerSec: number }>;
   calibrationMs: number;
   /** One clause: why this model. */
   reason: string;
@@ -80,21 +90,25 @@ export async function planForBudget(request: PlanRequest): Promise<Plan> {
   // characters a model at this speed sees in what is left of the budget once calibration is over
   const charsAt = (charsPerMs: number) => charsPerMs * Math.max(0, request.budgetMs - (request.now() - started)) * STEP_SHARE;
   const usefulChars = (chars: number) => Math.min(chars, MAX_USEFUL_EPOCHS * trainChars);
+  const timingMs = Math.min(CALIBRATION_MAX_MS, Math.max(CALIBRATION_MIN_MS, CALIBRATION_SHARE * request.budgetMs));
+  const measure = async (hiddenSize: number, dropout: number, ms: number) => {
+    const speed = await request.measure(hiddenSize, dropout, ms);
+    measured.push({ hiddenSize, dropout, charsPerSec: 1000 * speed });
+    return speed;
+  };
 
   let hiddenSize: number;
   let charsPerMs: number;
   let reason: string;
   if (request.hiddenSize !== undefined) {
     hiddenSize = request.hiddenSize;
-    charsPerMs = await request.measure(hiddenSize);
-    measured.push({ hiddenSize, charsPerSec: 1000 * charsPerMs });
+    charsPerMs = await measure(hiddenSize, request.dropout ?? 0, timingMs);
     reason = `hidden size ${hiddenSize} as given`;
   } else {
     let chosen: { hiddenSize: number; charsPerMs: number } | null = null;
     let smallestFits = true;
     for (const candidate of CANDIDATE_HIDDEN_SIZES) {
-      const speed = await request.measure(candidate);
-      measured.push({ hiddenSize: candidate, charsPerSec: 1000 * speed });
+      const speed = await measure(candidate, request.dropout ?? 0, timingMs);
       const fits = usefulChars(charsAt(speed)) >= CHARS_PER_PARAM * params(candidate);
       if (!fits && chosen !== null) break; // a larger model is slower and needs more characters still
       chosen = { hiddenSize: candidate, charsPerMs: speed };
@@ -111,13 +125,19 @@ export async function planForBudget(request: PlanRequest): Promise<Plan> {
       : `the largest that sees ${CHARS_PER_PARAM}+ characters per parameter in the time` +
         (next !== undefined && measured.some((m) => m.hiddenSize === next) ? ` (${next} would see fewer)` : '');
   }
+  const dropoutFor = (charsPerMs: number) => request.dropout ?? dropoutForChars(charsAt(charsPerMs), params(hiddenSize), trainChars);
+  let dropout = dropoutFor(charsPerMs);
+  if (request.dropout === undefined && dropout > 0) {
+    // Dropout costs time (masks drawn, applied, and through backward: a 2×192 LSTM on two threads trains ~15% slower
+    // at 0.2), so the speed that sets the passes, and the passes the dropout, are those of the run with its dropout.
+    charsPerMs = await measure(hiddenSize, dropout, 2 * timingMs);
+    dropout = dropoutFor(charsPerMs);
+  }
   const plannedChars = charsAt(charsPerMs);
   const plannedEpochs = plannedChars / trainChars;
-  const pull = (plannedEpochs * params(hiddenSize)) / trainChars;
-  const dropout = request.dropout ?? roundTo(Math.min(MAX_DROPOUT, Math.max(0, DROPOUT_SLOPE * (pull - DROPOUT_FREE_PULL))), 0.05);
   const plannedIters = Math.max(1, Math.floor(plannedChars / (batchSize * seqLength)));
   return {
-    hiddenSize, dropout, plannedIters, plannedEpochs,
+    hiddenSize, dropout, plannedIters, plannedEpochs, trainChars,
     warmupIters: Math.round(WARMUP_SHARE * plannedIters),
     decayStart: DECAY_START,
     charsPerParam: plannedChars / params(hiddenSize),
@@ -127,23 +147,42 @@ export async function planForBudget(request: PlanRequest): Promise<Plan> {
   };
 }
 
+/** The rule's dropout for a model of `params` parameters that will see `chars` characters of a `trainChars` text. */
+export function dropoutForChars(chars: number, params: number, trainChars: number): number {
+  const pull = ((chars / trainChars) * params) / trainChars;
+  return roundTo(Math.min(MAX_DROPOUT, Math.max(0, DROPOUT_SLOPE * (pull - DROPOUT_FREE_PULL))), 0.05);
+}
+
+/**
+ * A planned run looks again once it has spent this share of its time: the calibration's seconds of timing can be
+ * 10–20% off what the run makes (a shared machine, the native pool's thread choice), and the dropout follows the
+ * passes. The run's own speed so far, validations and checkpoints included, is the better measure.
+ */
+export const REPLAN_SHARE = 0.1;
+
+/** The dropout for the rest of a run that has trained `charsSoFar` characters in `elapsedMs` of its `budgetMs`. */
+export function replannedDropout(charsSoFar: number, elapsedMs: number, budgetMs: number, params: number, trainChars: number): number {
+  const projected = charsSoFar * Math.max(1, budgetMs / Math.max(1, elapsedMs));
+  return dropoutForChars(projected, params, trainChars);
+}
+
 function roundTo(x: number, step: number): number {
   return Number((Math.round(x / step) * step).toFixed(10));
 }
 
 /**
  * Characters per millisecond that training this model reaches here: a throwaway run on the real corpus and batch
- * shape, one warm-up step, then steps for CALIBRATION_MS (at least two).
+ * shape, one warm-up step, then steps for `ms` (at least two).
  */
 export async function measureTrainingSpeed(
-  corpus: Corpus, model: Omit<ModelConfig, 'vocabSize'>, training: TrainConfig, threads: number | undefined,
+  corpus: Corpus, model: Omit<ModelConfig, 'vocabSize'>, training: TrainConfig, threads: number | undefined, ms: number,
 ): Promise<number> {
   const run = TrainingRun.create({ corpus, model, training, runName: 'calibration', corpusName: 'calibration', threads });
   try {
     run.step();
     const started = performance.now();
     let steps = 0;
-    while (steps < 2 || performance.now() - started < CALIBRATION_MS) {
+    while (steps < 2 || performance.now() - started < ms) {
       run.step();
       steps++;
     }

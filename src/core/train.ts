@@ -114,6 +114,7 @@ export class TrainingRun {
     this.optimizer = createOptimizer(args.training.optimizer, args.net.kernels, args.net.layout.size);
     this.state = allocState(args.net, B);
     this.pass = allocPass(args.net, B, T);
+    this.hasDropoutBuffers = args.net.config.dropout > 0;
     if (args.net.config.bidirectional) this.biPass = allocBiPass(args.net, B, T);
     // Data parallelism needs a platform with threads (and kernels it can share with them) and at least a stream
     // (bidirectional: a window) per thread. Otherwise, and with threads = 1, the step runs here.
@@ -129,6 +130,18 @@ export class TrainingRun {
   get threads(): number {
     return this.parallel?.threads ?? this.biParallel?.threads ?? this.net.kernels.threads ?? 1;
   }
+
+  /**
+   * Changes the dropout rate from the next step on (a planned run re-planning it once it knows its speed); 0 turns
+   * it off. Only a run whose model had dropout when it was created has the mask buffers to turn it up.
+   */
+  setDropout(p: number): void {
+    if (!(p >= 0 && p < 1)) throw new CharnnError(`Dropout must be at least 0 and below 1, got ${p}.`);
+    if (p > 0 && !this.hasDropoutBuffers) throw new CharnnError('This run was created without dropout, so it cannot turn dropout on.');
+    this.net.config.dropout = p;
+  }
+
+  private readonly hasDropoutBuffers: boolean;
 
   /** Stops the worker threads, if any (they do not keep the process alive; this frees them early). */
   close(): void {

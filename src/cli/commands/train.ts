@@ -243,7 +243,7 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
           budgetMs: options.time, trainChars: trainIds.length, vocabSize: corpus.vocab.symbols.length,
           cell: model.cell, layers: model.layers, batchSize: training.batchSize, seqLength: training.seqLength,
           hiddenSize: explicit('hidden') ? options.hidden : undefined, dropout: explicit('dropout') ? options.dropout : undefined,
-          measure: (hiddenSize) => measureTrainingSpeed(corpus, { ...model, hiddenSize, dropout: 0 }, training, options.threads),
+          measure: (hiddenSize, dropout, ms) => measureTrainingSpeed(corpus, { ...model, hiddenSize, dropout }, training, options.threads, ms),
           now: () => performance.now() - started,
         });
         model.hiddenSize = plan.hiddenSize;
@@ -337,6 +337,9 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       return run.vocab.encoding === 'bytes' ? Buffer.from(text, 'latin1').toString('utf8') : text;
     };
     const progress = new ProgressReporter(run, status, options, budget.timeLimitMs, sampleText);
+    const replan = plan !== undefined && !explicit('dropout') && plan.dropout > 0 && budgetIters === Infinity
+      ? await import('../../core/recipe.js') : null;
+    let replanned = replan === null;
     const summary = await runTraining(run, {
       budget,
       checkpointDir,
@@ -345,7 +348,24 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
       statsEvery: options.stats === undefined ? 0 : options.stats === true ? DEFAULT_STATS_EVERY : options.stats,
       patience: options.patience,
       hooks: {
-        onIteration: (event) => progress.iteration(event),
+        onIteration: (event) => {
+          progress.iteration(event);
+          if (!replanned && event.elapsedMs >= replan!.REPLAN_SHARE * budget.timeLimitMs!) {
+            // the calibration timed seconds; the run has now trained long enough to know its own speed
+            replanned = true;
+            const before = run.net.config.dropout;
+            const chars = event.charsPerSec * (event.elapsedMs / 1000);
+            const after = replan!.replannedDropout(chars, event.elapsedMs, budget.timeLimitMs!, paramCount(run.net.config), plan!.trainChars);
+            if (after !== before) {
+              run.setDropout(after);
+              const passes = (chars * (budget.timeLimitMs! / event.elapsedMs)) / plan!.trainChars;
+              liveStatus.print(
+                `Re-planned at iteration ${event.iteration}: dropout ${before} → ${after}, for the ~${passes.toFixed(0)} passes over the text ` +
+                `this run makes at its ${formatCount(event.charsPerSec)} chars/s (the calibration said ${plan!.plannedEpochs.toFixed(0)}).`,
+              );
+            }
+          }
+        },
         onEval: (event) => progress.evaluated(event.valLoss),
         onOverfitting: (event) => liveStatus.print(
           `${style().yellow('warning:')} the validation loss rose at two validations in a row (now ${event.valLoss.toFixed(3)}) while the training loss fell: ` +
@@ -375,7 +395,7 @@ function budgetEpochs(options: TrainCliOptions, timeLimitMs: number | undefined)
 /** "Plan for 10m: lstm 2×256 (why), dropout 0.3 (why), cosine schedule …; measured …" */
 function describePlan(plan: Plan, budgetMs: number, run: TrainingRun): string {
   const { cell, layers, hiddenSize, dropout } = run.net.config;
-  const measured = plan.measured.map((m) => `${m.hiddenSize}: ${formatCount(m.charsPerSec)}`).join(', ');
+  const measured = plan.measured.map((m) => `${m.hiddenSize}${m.dropout > 0 ? ` (dropout ${m.dropout})` : ''}: ${formatCount(m.charsPerSec)}`).join(', ');
   const epochs = plan.plannedEpochs < 10 ? plan.plannedEpochs.toFixed(1) : plan.plannedEpochs.toFixed(0);
   const schedule = run.training.schedule
     ? `learning rate ${run.training.lr} after ${run.training.schedule.warmupIters} warm-up iterations, ` +
