@@ -7,10 +7,13 @@
 //
 // Busy second core: results do not depend on the thread count (kernels.h), so the pool may change it freely. Every
 // PROBE_INTERVAL it runs PROBE_PAIRS pairs of big GEMMs, the two of a pair of one shape, one on 1 thread and the
-// next of that shape on all, and keeps whichever setting took less time in all; `switches` counts the changes (the
-// TypeScript side reports them). Pairing by shape matters: a training step issues GEMMs of a few shapes in a fixed
-// order, so plain alternation gave one setting mostly one shape and the other another (a 2x192 LSTM with dropout
-// then trained on 1 thread much of the time, 15% slower than on 2).
+// next of that shape on all. Each shape measured in at least MIN_SHAPE_PAIRS pairs then runs on whichever setting
+// took it less time; any other shape, and the cells, on whichever took less time over all pairs (`active`, which
+// `switches` counts the changes of; the TypeScript side reports them). Pairing by shape matters: a training step
+// issues GEMMs of a few shapes in a fixed order, so plain alternation gave one setting mostly one shape and the
+// other another (a 2x192 LSTM with dropout then trained on 1 thread much of the time, 15% slower than on 2). Per
+// shape matters when the sizes differ: 200 samples side by side shrink from 200 rows to 1, and a 64x512x128 product
+// takes 50 us on 1 thread and 57 on 2 where a 200-row one takes 153 and 99.
 
 #pragma once
 
@@ -40,8 +43,9 @@ class Pool {
  public:
   static constexpr int64_t SPIN_NS = 200'000;            // a helper polls this long before sleeping
   static constexpr int64_t PROBE_INTERVAL_NS = 1'000'000'000;  // between two measurements of 1 vs all threads (load changes fast)
-  static constexpr int PROBE_PAIRS = 24;                 // pairs of same-shape GEMMs per measurement
+  static constexpr int PROBE_PAIRS = 32;                 // pairs of same-shape GEMMs per measurement
   static constexpr int PROBE_SHAPES = 8;                 // shapes a measurement tells apart (others are not measured)
+  static constexpr int MIN_SHAPE_PAIRS = 2;              // pairs a shape needs for a choice of its own
   static constexpr int WARMUP_CALLS = 32;                // big GEMMs before the first measurement
 
   /** `flushSubnormals`: helpers run with the CPU's flush-to-zero and denormals-are-zero modes on (see addon.cc). */
@@ -84,15 +88,18 @@ class Pool {
     if (!adaptive_) return threads_;
     const int64_t now = nowNs();
     if (probing_ < 0) {
-      if (++bigCalls_ < WARMUP_CALLS || now < nextProbeNs_) return active_;
+      if (++bigCalls_ < WARMUP_CALLS || now < nextProbeNs_) return chosenFor(shape);
       probing_ = 0;
       probeNs_[0] = probeNs_[1] = 0;
       probeJobs_ = 0;
       shapes_ = 0;
     }
-    if (++probeJobs_ > PROBE_JOBS_MAX) return finishProbe();  // too many shapes to pair up: keep what we have
+    if (++probeJobs_ > PROBE_JOBS_MAX) {  // too many shapes to pair up: keep what we have
+      finishProbe();
+      return chosenFor(shape);
+    }
     Pending* p = pendingFor(shape);
-    if (p == nullptr) return active_;
+    if (p == nullptr) return chosenFor(shape);
     return p->ns < 0 ? 1 : threads_;
   }
 
@@ -108,6 +115,9 @@ class Pool {
     if (p->ns < 0 || parts != threads_) return;
     probeNs_[0] += p->ns;
     probeNs_[1] += ns;
+    p->sum[0] += p->ns;
+    p->sum[1] += ns;
+    p->pairs++;
     p->ns = -1;
     if (++probing_ >= PROBE_PAIRS) finishProbe();
   }
@@ -188,27 +198,46 @@ class Pool {
   static constexpr int PROBE_JOBS_MAX = 64 * PROBE_PAIRS;
   struct Pending {
     uint64_t shape;
-    int64_t ns;  // the 1-thread GEMM of a pair waiting for its all-thread twin, or -1
+    int64_t ns;       // the 1-thread GEMM of a pair waiting for its all-thread twin, or -1
+    int64_t sum[2];   // time of this shape's pairs on 1 thread and on all
+    int pairs;
   };
   Pending pending_[PROBE_SHAPES];
   int shapes_ = 0;
+  struct Choice {
+    uint64_t shape;
+    int parts;
+  };
+  Choice choices_[PROBE_SHAPES];  // the last measurement's choice for each shape it measured enough
+  int choiceCount_ = 0;
+
+  int chosenFor(uint64_t shape) const {
+    for (int i = 0; i < choiceCount_; i++) {
+      if (choices_[i].shape == shape) return choices_[i].parts;
+    }
+    return active_;
+  }
 
   Pending* pendingFor(uint64_t shape) {
     for (int i = 0; i < shapes_; i++) {
       if (pending_[i].shape == shape) return &pending_[i];
     }
     if (shapes_ == PROBE_SHAPES) return nullptr;
-    pending_[shapes_] = {shape, -1};
+    pending_[shapes_] = {shape, -1, {0, 0}, 0};
     return &pending_[shapes_++];
   }
 
-  int finishProbe() {
+  void finishProbe() {
     const int chosen = probing_ == 0 || probeNs_[1] <= probeNs_[0] ? threads_ : 1;
     if (chosen != active_) switches_++;
     active_ = chosen;
+    choiceCount_ = 0;
+    for (int i = 0; i < shapes_; i++) {
+      const Pending& p = pending_[i];
+      if (p.pairs >= MIN_SHAPE_PAIRS) choices_[choiceCount_++] = {p.shape, p.sum[1] <= p.sum[0] ? threads_ : 1};
+    }
     probing_ = -1;
     nextProbeNs_ = nowNs() + PROBE_INTERVAL_NS;
-    return active_;
   }
   std::vector<Helper*> helpers_;
 };
