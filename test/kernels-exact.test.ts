@@ -12,9 +12,9 @@ import { createRandom } from '../src/core/random.js';
 import { createNativeKernels, nativeIsas, nativeKernelsAvailable, nativeUnavailableReason, withNativeExact } from '../src/node/native/index.js';
 import '../src/node/platform.js';
 import { defaultKernels } from '../src/core/platform.js';
-import { createNetwork, initParams, type CellType, type Network } from '../src/core/model.js';
+import { createNetwork, freezeWeights, initParams, type CellType, type Network } from '../src/core/model.js';
 import { makeVocab } from '../src/core/data/corpus.js';
-import { sampleIds, sampleMany } from '../src/core/sample.js';
+import { sampleIds, sampleMany, streamSeed } from '../src/core/sample.js';
 
 const available = nativeKernelsAvailable() && wasmSimdAvailable({ shared: true });
 if (!available) console.warn(`skipping the exact native kernel tests: ${nativeUnavailableReason() ?? 'no WebAssembly SIMD'}`);
@@ -196,6 +196,34 @@ describe.skipIf(!available)('sampling on the native products: the text of the pl
       const got = sampleMany(b, vocab, many);
       expect(got.map((s) => s.ids)).toEqual(expected.map((s) => s.ids));
       expect(got.map((s) => s.logprob)).toEqual(expected.map((s) => s.logprob));
+    });
+  }
+});
+
+describe.skipIf(!wasm)('a frozen network (weights packed once): the same text, to the bit', () => {
+  const kernelSets = (): Array<[string, Kernels]> => [
+    ['wasm', wasm!],
+    ...(available ? [['native exact', withNativeExact(wasm!, createNativeKernels({ threads: 2, adaptive: false, exact: true }))] as [string, Kernels]] : []),
+  ];
+  for (const [cell, layers, H] of [['lstm', 2, 128], ['gru', 2, 64], ['rnn', 3, 96]] as const) {
+    it(`${cell} ${layers}×${H}: single samples and 40 streams side by side equal the unfrozen network's, and each stream its seed's single sample`, () => {
+      const plain = randomNet(wasm!, cell, layers, H);
+      const options = { length: 400, temperature: 1, seed: 11, prime: 'the ' };
+      const many = { length: 60, temperature: 0.9, seed: 5, numSamples: 40, stop: '.' };
+      const one = [...sampleIds(plain, vocab, options)];
+      const expected = sampleMany(plain, vocab, many);
+      for (const [, kernels] of kernelSets()) {
+        const frozen = randomNet(kernels, cell, layers, H);
+        freezeWeights(frozen);
+        expect([...sampleIds(frozen, vocab, options)]).toEqual(one);
+        const got = sampleMany(frozen, vocab, many);
+        expect(got.map((s) => s.ids)).toEqual(expected.map((s) => s.ids));
+        expect(got.map((s) => s.logprob)).toEqual(expected.map((s) => s.logprob));
+        for (const i of [0, 7, 39]) {
+          const single = [...sampleIds(frozen, vocab, { length: 60, temperature: 0.9, stop: '.', seed: streamSeed(5, i) })];
+          expect(got[i].ids).toEqual(single);
+        }
+      }
     });
   }
 });

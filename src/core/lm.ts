@@ -7,7 +7,7 @@ import { evaluateIds, type Evaluation } from './evaluate.js';
 import { checkpointFiles, defaultKernels } from './platform.js';
 import type { Kernels } from './kernels/types.js';
 import {
-  allocPass, allocState, carryState, createNetwork, forwardLogits, resetState,
+  allocPass, allocState, carryState, createNetwork, forwardLogits, freezeWeights, resetState,
   type CarriedState, type ModelConfig, type Network, type Pass,
 } from './model.js';
 import { sampleIds, sampleMany, primeIds, type ManySampleOptions, type SampleOptions } from './sample.js';
@@ -91,7 +91,8 @@ export class CharModel {
   /**
    * options.numSamples independent samples, made side by side as streams of one batched step; stream i is seeded
    * with streamSeed(seed, i) (seed + i for a numeric seed). Each has the generated text (without the prime) and its
-   * log-probability under the model, in nats. Independent of step()'s state.
+   * log-probability under the model, in nats (NaN with `logprob: false`, which is faster). Independent of step()'s
+   * state.
    */
   sampleMany(options: ManySampleOptions): Array<{ index: number; text: string; logprob: number }> {
     if (this.net.config.bidirectional) throw new CharnnError(BIDIRECTIONAL_SAMPLING_REFUSAL);
@@ -196,5 +197,7 @@ function modelFrom(
   const vocab = makeVocab(header.vocab.symbols, header.vocab.encoding);
   const net = createNetwork(options.kernels ?? defaultKernels(), header.model);
   net.params.set(tensors.get('params') as Float32Array);
+  // a loaded model's weights never change: its products use them packed once (to the bit the same results)
+  if (!header.model.bidirectional) freezeWeights(net);
   return new CharModel(net, vocab, header, path);
 }

@@ -185,6 +185,40 @@ function layerOutput(pass: Pass, l: number): { buf: FloatArray; off: number } {
   return pass.dropoutActive ? { buf: pass.dropped[l], off: 0 } : { buf: ws.hs, off: ws.B * ws.H };
 }
 
+/** A frozen network's weight matrices packed once for gemmPacked: Wx of every layer above the first, Wh, out.W. */
+interface PackedWeights {
+  readonly Wx: FloatArray[];  // [l] (H, G) for l ≥ 1; [0] unused
+  readonly Wh: FloatArray[];  // [l] (H, G)
+  readonly out: FloatArray;   // (H, V)
+}
+const packedWeights = new WeakMap<Network, PackedWeights>();
+
+/**
+ * Declares that the network's weights will not change again (a model loaded to sample, score or inspect): its
+ * forward products from now on use the weight matrices packed once, here, instead of packing (or reading in place)
+ * on every call. The products are the same to the bit (every kernel set sums a packed product in the order of the
+ * plain one: test/kernels-exact.test.ts); only the packing is saved, which for the sampler's few-row steps is most
+ * of a product. Changing the weights afterwards would leave the packed copies stale, so only frozen networks do it.
+ */
+export function freezeWeights(net: Network): void {
+  const { hiddenSize: H, vocabSize: V, layers: L } = net.config;
+  const k = net.kernels;
+  const pack = (W: FloatArray, K: number, N: number) => {
+    const dst = k.alloc(k.packedSize(K, N));
+    k.packB(dst, W, K, N, false);
+    return dst;
+  };
+  const G = gateWidth(net.config.cell, H);
+  const Wx: FloatArray[] = [k.alloc(0)];
+  const Wh: FloatArray[] = [];
+  for (let l = 0; l < L; l++) {
+    const names = layerNames(l);
+    if (l > 0) Wx.push(pack(net.p[names.Wx], H, G));
+    Wh.push(pack(net.p[names.Wh], H, G));
+  }
+  packedWeights.set(net, { Wx, Wh, out: pack(net.p['out.W'], H, V) });
+}
+
 /**
  * Runs the layers and the output layer over pass.inputs, starting from `state` (not modified: call
  * `carryState` to move the final state into it). Leaves logits in pass.logits. With `dropoutRandom`, applies
@@ -200,6 +234,7 @@ export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dro
   pass.dropoutActive = dropout > 0 && dropoutRandom !== undefined;
   // every mask before any layer runs: the same draws in the same order as mask-after-each-layer
   if (pass.dropoutActive && dropoutRandom !== 'masks-drawn') drawDropoutMasks([pass], [0, B], dropout, dropoutRandom!);
+  const packed = packedWeights.get(net);
   for (let l = 0; l < L; l++) {
     const ws = pass.layers[l];
     const G = ws.G;
@@ -221,18 +256,20 @@ export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dro
       k.embedRows(gates, N, G, pass.inputs, Wx, bias);
     } else {
       const input = layerOutput(pass, l - 1);
-      k.gemmNN(N, G, H, input.buf, input.off, H, Wx, 0, G, gates, 0, G, false);
+      if (packed) k.gemmPacked(N, G, H, input.buf, input.off, H, packed.Wx[l], gates, 0, G, false);
+      else k.gemmNN(N, G, H, input.buf, input.off, H, Wx, 0, G, gates, 0, G, false);
       k.addBiasRows(gates, N, G, bias);
     }
-    if (cell === 'lstm') lstmForward(k, ws, net.p[names.Wh]);
-    else if (cell === 'gru') gruForward(k, ws, net.p[names.Wh], net.p[names.bhn], pass.hProj);
-    else rnnForward(k, ws, net.p[names.Wh]);
+    if (cell === 'lstm') lstmForward(k, ws, net.p[names.Wh], packed?.Wh[l]);
+    else if (cell === 'gru') gruForward(k, ws, net.p[names.Wh], net.p[names.bhn], pass.hProj, packed?.Wh[l]);
+    else rnnForward(k, ws, net.p[names.Wh], packed?.Wh[l]);
     if (pass.dropoutActive) applyDropout(pass, l);
   }
   // logits = h_top·Wout + bout
   const top = layerOutput(pass, L - 1);
   const logits = pass.logits;
-  k.gemmNN(N, V, H, top.buf, top.off, H, net.p['out.W'], 0, V, logits, 0, V, false);
+  if (packed) k.gemmPacked(N, V, H, top.buf, top.off, H, packed.out, logits, 0, V, false);
+  else k.gemmNN(N, V, H, top.buf, top.off, H, net.p['out.W'], 0, V, logits, 0, V, false);
   k.addBiasRows(logits, N, V, net.p['out.b']);
 }
 

@@ -9,13 +9,15 @@
 import type { FloatArray, Kernels } from '../kernels/types.js';
 import { packsWeights, type LayerWorkspace } from './workspace.js';
 
-/** `hProj` is a (B, G) scratch row block for h_{t-1}·Wh. */
+/** `hProj` is a (B, G) scratch row block for h_{t-1}·Wh; `prepacked`: Wh already packed by packB (a frozen network's). */
 export function gruForward(
   k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, G) */, bhn: FloatArray /* (H) */, hProj: FloatArray /* (B, G) */,
+  prepacked?: FloatArray,
 ): void {
-  const { B, T, H, G, gates, hs, hn, packedWh } = ws;
-  const packed = packsWeights(T);
-  if (packed) k.packB(packedWh, Wh, H, G, false);
+  const { B, T, H, G, gates, hs, hn } = ws;
+  const packed = prepacked !== undefined || packsWeights(T);
+  const packedWh = prepacked ?? ws.packedWh;
+  if (packed && !prepacked) k.packB(packedWh, Wh, H, G, false);
   for (let t = 0; t < T; t++) {
     // hProj = h_{t-1}·Wh
     if (packed) k.gemmPacked(B, G, H, hs, t * B * H, H, packedWh, hProj, 0, G, false);

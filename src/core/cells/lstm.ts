@@ -11,10 +11,12 @@
 import type { FloatArray, Kernels } from '../kernels/types.js';
 import { packsWeights, type LayerWorkspace } from './workspace.js';
 
-export function lstmForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, G) */): void {
-  const { B, T, H, G, gates, hs, cs, tanhC, packedWh } = ws;
-  const packed = packsWeights(T);
-  if (packed) k.packB(packedWh, Wh, H, G, false);
+/** `prepacked`: Wh already packed by packB (a frozen network's, model.ts freezeWeights), used as it is. */
+export function lstmForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, G) */, prepacked?: FloatArray): void {
+  const { B, T, H, G, gates, hs, cs, tanhC } = ws;
+  const packed = prepacked !== undefined || packsWeights(T);
+  const packedWh = prepacked ?? ws.packedWh;
+  if (packed && !prepacked) k.packB(packedWh, Wh, H, G, false);
   for (let t = 0; t < T; t++) {
     // a += h_{t-1}·Wh (hs block t holds h_{t-1}; gates block t is (B, G))
     if (packed) k.gemmPacked(B, G, H, hs, t * B * H, H, packedWh, gates, t * B * G, G, true);

@@ -6,10 +6,12 @@
 import type { FloatArray, Kernels } from '../kernels/types.js';
 import { packsWeights, type LayerWorkspace } from './workspace.js';
 
-export function rnnForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, H) */): void {
-  const { B, T, H, gates, hs, packedWh } = ws;
-  const packed = packsWeights(T);
-  if (packed) k.packB(packedWh, Wh, H, H, false);
+/** `prepacked`: Wh already packed by packB (a frozen network's, model.ts freezeWeights), used as it is. */
+export function rnnForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, H) */, prepacked?: FloatArray): void {
+  const { B, T, H, gates, hs } = ws;
+  const packed = prepacked !== undefined || packsWeights(T);
+  const packedWh = prepacked ?? ws.packedWh;
+  if (packed && !prepacked) k.packB(packedWh, Wh, H, H, false);
   for (let t = 0; t < T; t++) {
     // a = x·Wx + b + h_{t-1}·Wh
     if (packed) k.gemmPacked(B, H, H, hs, t * B * H, H, packedWh, gates, t * B * H, H, true);
