@@ -87,6 +87,18 @@ describe('sampleMany: stream i = the single sample with seed streamSeed(seed, i)
     for (const s of greedy) expect(s.ids).toEqual(greedy[0].ids);
   });
 
+  it('logprob: false makes the same samples without scores (NaN)', () => {
+    for (const temperature of [1, 0.8]) {
+      const net = tinyNet(referenceKernels('f32'), 'lstm');
+      const options = { length: 20, stop: '\n', temperature, topP: 0.9, seed: 3, numSamples: 12 };
+      const scored = sampleMany(net, vocab, options);
+      const unscored = sampleMany(net, vocab, { ...options, logprob: false });
+      expect(unscored.map((s) => s.ids)).toEqual(scored.map((s) => s.ids));
+      expect(unscored.every((s) => Number.isNaN(s.logprob))).toBe(true);
+      expect(scored.every((s) => Number.isFinite(s.logprob) && s.logprob < 0)).toBe(true);
+    }
+  });
+
   it('refuses a number of samples below 1', () => {
     const net = tinyNet(referenceKernels('f32'), 'rnn', 1);
     for (const numSamples of [0, -1, 1.5]) expect(() => sampleMany(net, vocab, { length: 5, numSamples })).toThrow(/--num-samples must be a positive whole number/);

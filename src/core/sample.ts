@@ -126,15 +126,19 @@ export function contextIds(vocab: Vocab, prime: string | undefined): number[] {
 
 /**
  * Draws an id from softmax(logits[row … row+V) / temperature) restricted to the topK largest, then to the nucleus
- * of topP; temperature 0 = argmax.
+ * of topP; temperature 0 = argmax. With `scored`, also writes ln p(id) under the model itself (temperature 1, all V
+ * characters: logSoftmaxAt's value, to the bit) into scored[0], from the same pass over the logits.
  */
 function pick(
   logits: ArrayLike<number>, row: number, V: number, temperature: number, topK: number, topP: number,
-  probs: Float64Array, order: Int32Array | null, random: () => number,
+  probs: Float64Array, order: Int32Array | null, random: () => number, scored: Float64Array | null = null,
 ): number {
   let best = 0;
   for (let v = 1; v < V; v++) if (logits[row + v] > logits[row + best]) best = v;
-  if (temperature === 0 || topK === 1) return best;
+  if (temperature === 0 || topK === 1) {
+    if (scored) scored[0] = logSoftmaxAt(logits, row, V, best);
+    return best;
+  }
   // threshold = the k-th largest logit (ties at the threshold all stay in)
   let threshold = -Infinity;
   if (order && topK < V) {
@@ -144,18 +148,32 @@ function pick(
   }
   const max = logits[row + best];
   let sum = 0;
+  let modelSum = 0; // Σ exp(logit - max): the temperature-1 normaliser, in logSoftmaxAt's order
   for (let v = 0; v < V; v++) {
-    const p = logits[row + v] >= threshold ? Math.exp((logits[row + v] - max) / temperature) : 0;
+    const d = logits[row + v] - max;
+    let p: number;
+    if (scored) {
+      const e = Math.exp(d);
+      modelSum += e;
+      p = logits[row + v] >= threshold ? (temperature === 1 ? e : Math.exp(d / temperature)) : 0;
+    } else {
+      p = logits[row + v] >= threshold ? Math.exp(d / temperature) : 0;
+    }
     probs[v] = p;
     sum += p;
   }
   if (topP < 1) sum = keepNucleus(probs, V, sum, topP, order!);
+  let id = best; // if rounding leaves u ≥ 0 at the end, the last mass belongs to the most likely
   let u = random() * sum;
   for (let v = 0; v < V; v++) {
     u -= probs[v];
-    if (u < 0 && probs[v] > 0) return v;
+    if (u < 0 && probs[v] > 0) {
+      id = v;
+      break;
+    }
   }
-  return best; // rounding left u ≥ 0 at the end: the last mass belongs to the most likely
+  if (scored) scored[0] = logits[row + id] - max - Math.log(modelSum);
+  return id;
 }
 
 /** Relative slack when the nucleus sum meets p: probabilities come from float32 logits, so 0.5 + 0.3 may miss 0.8. */
@@ -179,12 +197,14 @@ export function keepNucleus(probs: Float64Array, V: number, sum: number, topP: n
 export interface ManySampleOptions extends SampleOptions {
   numSamples: number;    // n independent samples
   firstStream?: number;  // index of the first stream (default 0): streams firstStream … firstStream+n-1 are made
+  /** Whether to score each sample (Sample.logprob; default true): false saves an exponential per vocabulary entry a character. */
+  logprob?: boolean;
 }
 
 export interface Sample {
   index: number;     // the stream: its seed is streamSeed(seed, index)
   ids: number[];     // the generated characters (the prime is not included)
-  logprob: number;   // ln p(ids | prime) under the model itself (temperature 1, no top-k or top-p), in nats
+  logprob: number;   // ln p(ids | prime) under the model itself (temperature 1, no top-k or top-p), in nats; NaN with logprob: false
 }
 
 /**
@@ -230,11 +250,12 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
   const topP = options.topP ?? 1;
   const probs = new Float64Array(V);
   const order = topK < V || topP < 1 ? new Int32Array(V) : null;
+  const scored = options.logprob === false ? null : new Float64Array(1);
   const stopIds = options.stop !== undefined ? primeIdsOrNull(options.stop, vocab) : null;
   const streams: Stream[] = [];
   for (let i = 0; i < numSamples; i++) {
     const index = firstStream + i;
-    streams.push({ index, random: createRandom(streamSeed(seed, index)), ids: [], logprob: 0 });
+    streams.push({ index, random: createRandom(streamSeed(seed, index)), ids: [], logprob: scored ? 0 : NaN });
   }
   if (length === 0) return streams.map(({ index, ids, logprob }) => ({ index, ids, logprob }));
 
@@ -255,10 +276,10 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
       let next: number;
       if (n === 0 && context.length === 0) {
         next = Math.floor(stream.random() * V);
-        stream.logprob -= Math.log(V);
+        if (scored) stream.logprob -= Math.log(V);
       } else {
-        next = pick(logits, row, V, temperature, topK, topP, probs, order, stream.random);
-        stream.logprob += logSoftmaxAt(logits, row, V, next);
+        next = pick(logits, row, V, temperature, topK, topP, probs, order, stream.random, scored);
+        if (scored) stream.logprob += scored[0];
       }
       stream.ids.push(next);
       if (n + 1 < length && !(stopIds !== null && endsWith(stream.ids, stopIds))) {
@@ -269,9 +290,12 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
     if (going.length === 0) break;
     // the continuing streams move to the first rows of a batch that fits them (never more than twice their number)
     const next = batchFor(net, batchCapacity(going.length, numSamples));
-    const target = next === batch ? batch.spare : next.state;
-    gatherRows(net, batch.state, from, target);
-    if (next === batch) [batch.state, batch.spare] = [batch.spare, batch.state];
+    // every stream going on in the same batch: their states are already in their rows
+    if (next !== batch || shared || going.length < rows.length) {
+      const target = next === batch ? batch.spare : next.state;
+      gatherRows(net, batch.state, from, target);
+      if (next === batch) [batch.state, batch.spare] = [batch.spare, batch.state];
+    }
     batch = next;
     const inputs = batch.pass.inputs;
     for (let r = 0; r < batch.pass.B; r++) inputs[r] = r < going.length ? going[r].ids[going[r].ids.length - 1] : 0;

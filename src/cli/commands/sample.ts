@@ -163,7 +163,8 @@ async function many(
   const limit = novelty ? Math.max(NOVEL_MIN_DRAWS, NOVEL_DRAW_FACTOR * n) : n;
   // without --novel one round of n; with it, rounds of streams (seeds continuing) until n are new or the limit
   while (kept.length < n && examined < limit) {
-    const round = sampleMany(model.net, model.vocab, { ...options, numSamples: Math.min(n, limit - examined), firstStream: examined });
+    // plain output has no use for the scores: leaving them out saves an exponential per vocabulary entry a character
+    const round = sampleMany(model.net, model.vocab, { ...options, numSamples: Math.min(n, limit - examined), firstStream: examined, logprob: json });
     for (const sample of round) {
       if (kept.length === n) break;
       examined++;
