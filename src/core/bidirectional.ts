@@ -17,8 +17,8 @@ import type { IdArray } from './data/corpus.js';
 import type { FloatArray } from './kernels/types.js';
 import { softmaxRowCrossEntropy } from './kernels/reference.js';
 import { runSteps, type BatchSteps } from './evaluate.js';
-import type { Network } from './model.js';
-import { createRandom, dropoutKey, fillDropoutMask } from './random.js';
+import { fillSlicedMask, type Network } from './model.js';
+import { createRandom, dropoutKey } from './random.js';
 import { assert, CharnnError } from './errors.js';
 
 export const DEFAULT_MASK_FRAC = 0.15;
@@ -189,15 +189,9 @@ export function maskedCrossEntropy(pass: BiPass, V: number): number {
  */
 export function drawBiDropoutMasks(slices: readonly BiPass[], starts: readonly number[], p: number, random: () => number): void {
   const { T } = slices[0];
-  const B = starts[starts.length - 1];
   for (let l = 0; l < slices[0].dropMasks.length; l++) {
     const H2 = slices[0].outs[l].length / (T * slices[0].B);
-    const key = dropoutKey(random);
-    for (let s = 0; s < slices.length; s++) {
-      const width = starts[s + 1] - starts[s];
-      // mask element (t, b, j) of the whole batch is number (t·B + b)·H2 + j
-      for (let t = 0; t < T; t++) fillDropoutMask(slices[s].dropMasks[l], t * width * H2, width * H2, key, (t * B + starts[s]) * H2, p);
-    }
+    fillSlicedMask(slices.map((slice) => slice.dropMasks[l]), starts, T, H2, dropoutKey(random), p);
   }
 }
 

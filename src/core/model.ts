@@ -279,16 +279,20 @@ export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dro
  * (starts[0] = 0, last = B). Data-parallel slices thus get exactly the masks one pass over the whole batch would.
  */
 export function drawDropoutMasks(slices: readonly Pass[], starts: readonly number[], p: number, random: () => number): void {
-  const T = slices[0].T;
-  const B = starts[starts.length - 1];
   for (let l = 0; l < slices[0].layers.length; l++) {
-    const H = slices[0].layers[l].H;
-    const key = dropoutKey(random);
-    for (let s = 0; s < slices.length; s++) {
-      const width = starts[s + 1] - starts[s];
-      // mask element (t, b, j) of the whole batch is number (t·B + b)·H + j
-      for (let t = 0; t < T; t++) fillDropoutMask(slices[s].masks[l], t * width * H, width * H, key, (t * B + starts[s]) * H, p);
-    }
+    fillSlicedMask(slices.map((slice) => slice.masks[l]), starts, slices[0].T, slices[0].layers[l].H, dropoutKey(random), p);
+  }
+}
+
+/**
+ * One layer's dropout mask `key` over the stream slices of a (T, B) batch: masks[s] is slice s's (T, width, W) part
+ * (streams starts[s] … starts[s+1]-1, W units a row), and element (t, b, j) of the whole batch is number (t·B + b)·W + j.
+ */
+export function fillSlicedMask(masks: readonly FloatArray[], starts: readonly number[], T: number, W: number, key: number, p: number): void {
+  const B = starts[starts.length - 1];
+  for (let s = 0; s < masks.length; s++) {
+    const width = starts[s + 1] - starts[s];
+    for (let t = 0; t < T; t++) fillDropoutMask(masks[s], t * width * W, width * W, key, (t * B + starts[s]) * W, p);
   }
 }
 

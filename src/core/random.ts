@@ -2,6 +2,7 @@
 // and restored, so the same seed gives the same bytes and a resumed run continues the same random sequence.
 
 import seedrandom from 'seedrandom';
+import type { FloatArray } from './kernels/types.js';
 
 export type RandomState = seedrandom.State.Alea;
 
@@ -32,7 +33,7 @@ export function dropoutKey(random: () => number): number {
 }
 
 /** Fills mask[at … at+count) with the elements index … index+count-1 of the dropout mask `key` for rate p. */
-export function fillDropoutMask(mask: Float32Array | Float64Array, at: number, count: number, key: number, index: number, p: number): void {
+export function fillDropoutMask(mask: FloatArray, at: number, count: number, key: number, index: number, p: number): void {
   const threshold = Math.round(p * 0x100000000);
   const scale = 1 / (1 - p);
   for (let e = 0; e < count; e++) {

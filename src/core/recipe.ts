@@ -161,10 +161,15 @@ export function dropoutForChars(chars: number, params: number, trainChars: numbe
  */
 export const REPLAN_SHARE = 0.1;
 
-/** The dropout for the rest of a run that has trained `charsSoFar` characters in `elapsedMs` of its `budgetMs`. */
-export function replannedDropout(charsSoFar: number, elapsedMs: number, budgetMs: number, params: number, trainChars: number): number {
+/**
+ * The dropout for the rest of a run that has trained `charsSoFar` characters in `elapsedMs` of its `budgetMs`, and
+ * the passes over the text it is set for (the run's pace so far, to the end of the budget).
+ */
+export function replannedDropout(
+  charsSoFar: number, elapsedMs: number, budgetMs: number, params: number, trainChars: number,
+): { dropout: number; passes: number } {
   const projected = charsSoFar * Math.max(1, budgetMs / Math.max(1, elapsedMs));
-  return dropoutForChars(projected, params, trainChars);
+  return { dropout: dropoutForChars(projected, params, trainChars), passes: projected / trainChars };
 }
 
 function roundTo(x: number, step: number): number {

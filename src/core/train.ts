@@ -114,7 +114,6 @@ export class TrainingRun {
     this.optimizer = createOptimizer(args.training.optimizer, args.net.kernels, args.net.layout.size);
     this.state = allocState(args.net, B);
     this.pass = allocPass(args.net, B, T);
-    this.hasDropoutBuffers = args.net.config.dropout > 0;
     if (args.net.config.bidirectional) this.biPass = allocBiPass(args.net, B, T);
     // Data parallelism needs a platform with threads (and kernels it can share with them) and at least a stream
     // (bidirectional: a window) per thread. Otherwise, and with threads = 1, the step runs here.
@@ -141,7 +140,10 @@ export class TrainingRun {
     this.net.config.dropout = p;
   }
 
-  private readonly hasDropoutBuffers: boolean;
+  /** Whether the passes were made with dropout's mask buffers (allocPass gives them only to a model with dropout). */
+  private get hasDropoutBuffers(): boolean {
+    return this.pass.masks[0].length > 0;
+  }
 
   /** Stops the worker threads, if any (they do not keep the process alive; this frees them early). */
   close(): void {

@@ -355,10 +355,9 @@ async function train(corpusArg: string | undefined, options: TrainCliOptions, ex
             replanned = true;
             const before = run.net.config.dropout;
             const chars = event.charsPerSec * (event.elapsedMs / 1000);
-            const after = replan!.replannedDropout(chars, event.elapsedMs, budget.timeLimitMs!, paramCount(run.net.config), plan!.trainChars);
+            const { dropout: after, passes } = replan!.replannedDropout(chars, event.elapsedMs, budget.timeLimitMs!, paramCount(run.net.config), plan!.trainChars);
             if (after !== before) {
               run.setDropout(after);
-              const passes = (chars * (budget.timeLimitMs! / event.elapsedMs)) / plan!.trainChars;
               liveStatus.print(
                 `Re-planned at iteration ${event.iteration}: dropout ${before} → ${after}, for the ~${passes.toFixed(0)} passes over the text ` +
                 `this run makes at its ${formatCount(event.charsPerSec)} chars/s (the calibration said ${plan!.plannedEpochs.toFixed(0)}).`,

@@ -7,7 +7,7 @@
 //   h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
 
 import type { FloatArray, Kernels } from '../kernels/types.js';
-import { packsWeights, type LayerWorkspace } from './workspace.js';
+import { forwardPackedWh, packsWeights, type LayerWorkspace } from './workspace.js';
 
 /** `hProj` is a (B, G) scratch row block for h_{t-1}·Wh; `prepacked`: Wh already packed by packB (a frozen network's). */
 export function gruForward(
@@ -15,12 +15,10 @@ export function gruForward(
   prepacked?: FloatArray,
 ): void {
   const { B, T, H, G, gates, hs, hn } = ws;
-  const packed = prepacked !== undefined || packsWeights(T);
-  const packedWh = prepacked ?? ws.packedWh;
-  if (packed && !prepacked) k.packB(packedWh, Wh, H, G, false);
+  const packedWh = forwardPackedWh(k, ws, Wh, G, prepacked);
   for (let t = 0; t < T; t++) {
     // hProj = h_{t-1}·Wh
-    if (packed) k.gemmPacked(B, G, H, hs, t * B * H, H, packedWh, hProj, 0, G, false);
+    if (packedWh) k.gemmPacked(B, G, H, hs, t * B * H, H, packedWh, hProj, 0, G, false);
     else k.gemmNN(B, G, H, hs, t * B * H, H, Wh, 0, G, hProj, 0, G, false);
     // r, z, n; hn = hProj_n + bhn; h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
     k.gruForwardStep(hs, hn, gates, hProj, bhn, B, H, t);

@@ -9,17 +9,15 @@
 //   c_t = f ⊙ c_{t-1} + i ⊙ g                          h_t = o ⊙ tanh(c_t)
 
 import type { FloatArray, Kernels } from '../kernels/types.js';
-import { packsWeights, type LayerWorkspace } from './workspace.js';
+import { forwardPackedWh, packsWeights, type LayerWorkspace } from './workspace.js';
 
 /** `prepacked`: Wh already packed by packB (a frozen network's, model.ts freezeWeights), used as it is. */
 export function lstmForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, G) */, prepacked?: FloatArray): void {
   const { B, T, H, G, gates, hs, cs, tanhC } = ws;
-  const packed = prepacked !== undefined || packsWeights(T);
-  const packedWh = prepacked ?? ws.packedWh;
-  if (packed && !prepacked) k.packB(packedWh, Wh, H, G, false);
+  const packedWh = forwardPackedWh(k, ws, Wh, G, prepacked);
   for (let t = 0; t < T; t++) {
     // a += h_{t-1}·Wh (hs block t holds h_{t-1}; gates block t is (B, G))
-    if (packed) k.gemmPacked(B, G, H, hs, t * B * H, H, packedWh, gates, t * B * G, G, true);
+    if (packedWh) k.gemmPacked(B, G, H, hs, t * B * H, H, packedWh, gates, t * B * G, G, true);
     else k.gemmNN(B, G, H, hs, t * B * H, H, Wh, 0, G, gates, t * B * G, G, true);
     // gates → i f g o; c_t, tanh(c_t), h_t
     k.lstmForwardStep(hs, cs, tanhC, gates, B, H, t);

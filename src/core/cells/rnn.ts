@@ -4,17 +4,15 @@
 // The caller has already written the input projection x_t·Wx + b into ws.gates.
 
 import type { FloatArray, Kernels } from '../kernels/types.js';
-import { packsWeights, type LayerWorkspace } from './workspace.js';
+import { forwardPackedWh, packsWeights, type LayerWorkspace } from './workspace.js';
 
 /** `prepacked`: Wh already packed by packB (a frozen network's, model.ts freezeWeights), used as it is. */
 export function rnnForward(k: Kernels, ws: LayerWorkspace, Wh: FloatArray /* (H, H) */, prepacked?: FloatArray): void {
   const { B, T, H, gates, hs } = ws;
-  const packed = prepacked !== undefined || packsWeights(T);
-  const packedWh = prepacked ?? ws.packedWh;
-  if (packed && !prepacked) k.packB(packedWh, Wh, H, H, false);
+  const packedWh = forwardPackedWh(k, ws, Wh, H, prepacked);
   for (let t = 0; t < T; t++) {
     // a = x·Wx + b + h_{t-1}·Wh
-    if (packed) k.gemmPacked(B, H, H, hs, t * B * H, H, packedWh, gates, t * B * H, H, true);
+    if (packedWh) k.gemmPacked(B, H, H, hs, t * B * H, H, packedWh, gates, t * B * H, H, true);
     else k.gemmNN(B, H, H, hs, t * B * H, H, Wh, 0, H, gates, t * B * H, H, true);
     // h_t = tanh(a)
     k.rnnForwardStep(hs, gates, B, H, t);

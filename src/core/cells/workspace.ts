@@ -38,6 +38,18 @@ export function packsWeights(T: number): boolean {
   return T > 1;
 }
 
+/**
+ * The packed Wh (H, N) a forward pass's recurrent products use, or null to multiply by Wh directly: `prepacked`
+ * (a frozen network's, packed once: model.ts freezeWeights) as it is, else ws.packedWh packed now when
+ * packsWeights(T).
+ */
+export function forwardPackedWh(k: Kernels, ws: LayerWorkspace, Wh: FloatArray, N: number, prepacked?: FloatArray): FloatArray | null {
+  if (prepacked) return prepacked;
+  if (!packsWeights(ws.T)) return null;
+  k.packB(ws.packedWh, Wh, ws.H, N, false);
+  return ws.packedWh;
+}
+
 export function allocLayerWorkspace(k: Kernels, cell: CellType, B: number, T: number, H: number): LayerWorkspace {
   const G = gateWidth(cell, H);
   const empty = k.alloc(0);

@@ -90,7 +90,6 @@ class Pool {
     if (probing_ < 0) {
       if (++bigCalls_ < WARMUP_CALLS || now < nextProbeNs_) return chosenFor(shape);
       probing_ = 0;
-      probeNs_[0] = probeNs_[1] = 0;
       probeJobs_ = 0;
       shapes_ = 0;
     }
@@ -113,8 +112,6 @@ class Pool {
       return;
     }
     if (p->ns < 0 || parts != threads_) return;
-    probeNs_[0] += p->ns;
-    probeNs_[1] += ns;
     p->sum[0] += p->ns;
     p->sum[1] += ns;
     p->pairs++;
@@ -193,7 +190,6 @@ class Pool {
   int bigCalls_ = 0;
   int probing_ = -1;  // -1: not measuring; else pairs measured so far
   int64_t nextProbeNs_ = 0;
-  int64_t probeNs_[2] = {0, 0};  // time of the pairs' 1-thread and all-thread GEMMs
   int probeJobs_ = 0;
   static constexpr int PROBE_JOBS_MAX = 64 * PROBE_PAIRS;
   struct Pending {
@@ -228,7 +224,12 @@ class Pool {
   }
 
   void finishProbe() {
-    const int chosen = probing_ == 0 || probeNs_[1] <= probeNs_[0] ? threads_ : 1;
+    int64_t one = 0, all = 0;  // every pair's time on 1 thread and on all
+    for (int i = 0; i < shapes_; i++) {
+      one += pending_[i].sum[0];
+      all += pending_[i].sum[1];
+    }
+    const int chosen = probing_ == 0 || all <= one ? threads_ : 1;
     if (chosen != active_) switches_++;
     active_ = chosen;
     choiceCount_ = 0;
