@@ -35,7 +35,7 @@ function machine(nsPerParamChar: number, extra: Partial<PlanRequest> = {}, dropo
 /** The rule's dropout by hand, for a model seeing `epochs` passes over a text of `trainChars`. */
 function expectedDropout(epochs: number, hiddenSize: number, trainChars: number): number {
   const pull = (epochs * params(hiddenSize)) / trainChars;
-  return Number((Math.round(Math.min(0.3, Math.max(0, 0.025 * (pull - 2))) / 0.05) * 0.05).toFixed(10));
+  return Number((Math.round(Math.min(0.3, Math.max(0, 0.035 * (pull - 2))) / 0.05) * 0.05).toFixed(10));
 }
 
 /** What the rule says by hand: the largest candidate whose useful characters reach CHARS_PER_PARAM per parameter. */
