@@ -7,7 +7,7 @@ import { referenceKernels } from '../src/core/kernels/reference.js';
 import { createWasmKernels, wasmSimdAvailable } from '../src/core/kernels/wasm.js';
 import { withFusedKernels } from '../src/core/kernels/wasm-fused.js';
 import type { Kernels } from '../src/core/kernels/types.js';
-import { allocPass, allocState, carryState, createNetwork, forwardLogits, initParams, type CellType, type Network } from '../src/core/model.js';
+import { allocPass, allocState, carryState, createNetwork, forwardLogits, initParams, passView, type CellType, type Network } from '../src/core/model.js';
 import { makeVocab } from '../src/core/data/corpus.js';
 import { sampleIds, sampleMany, streamSeed } from '../src/core/sample.js';
 
@@ -130,5 +130,46 @@ describe('sampleIds: buffers reused, never shared', () => {
     for (const _ of sampleIds(net, vocab, options(9))) break; // closed early: its buffers go back
     expect([...sampleIds(net, vocab, options(1))]).toEqual(alone[0]);
     expect(allocations).toBe(afterTwo);
+  });
+});
+
+describe('passView: a pass of the first B streams over a bigger pass\'s buffers', () => {
+  for (const cell of ['lstm', 'gru', 'rnn'] as const) {
+    it(`${cell}: a step of 3 streams on a view of a 7-stream pass = the step on a 3-stream pass of its own, to the bit`, () => {
+      const net = tinyNet(referenceKernels('f32'), cell);
+      const H = net.config.hiddenSize;
+      const big = allocPass(net, 7, 1);
+      const own = allocPass(net, 3, 1);
+      const view = passView(big, 3);
+      const random = seedrandom('view');
+      // garbage in the big pass's other rows must not reach the view's
+      for (const ws of big.layers) for (const a of [ws.hs, ws.cs]) for (let e = 0; e < a.length; e++) a[e] = random() * 4 - 2;
+      const state = allocState(net, 3);
+      for (let l = 0; l < net.config.layers; l++) {
+        for (let e = 0; e < 3 * H; e++) state.h[l][e] = random() - 0.5;
+        if (cell === 'lstm') for (let e = 0; e < 3 * H; e++) state.c[l][e] = random() - 0.5;
+      }
+      for (const pass of [own, view]) [1, 4, 2].forEach((id, r) => (pass.inputs[r] = id));
+      forwardLogits(net, own, state);
+      // the view reads its initial state from its own row block 0 (state null): put it there
+      for (let l = 0; l < net.config.layers; l++) {
+        view.layers[l].hs.set(state.h[l]);
+        if (cell === 'lstm') view.layers[l].cs.set(state.c[l]);
+      }
+      forwardLogits(net, view, null);
+      expect(Array.from(view.logits)).toEqual(Array.from(own.logits));
+      expect(view.logits.length).toBe(3 * net.config.vocabSize);
+      for (let l = 0; l < net.config.layers; l++) expect(Array.from(view.layers[l].hs)).toEqual(Array.from(own.layers[l].hs));
+      // shared, not copied: what the view wrote is in the big pass's buffers
+      expect(Array.from(big.logits.subarray(0, view.logits.length))).toEqual(Array.from(view.logits));
+    });
+  }
+
+  it('refuses more streams than the pass has', () => {
+    const net = tinyNet(referenceKernels('f32'), 'rnn', 1);
+    const pass = allocPass(net, 4, 1);
+    expect(passView(pass, 4)).toBe(pass);
+    expect(() => passView(pass, 5)).toThrow(RangeError);
+    expect(() => passView(pass, 0)).toThrow(RangeError);
   });
 });

@@ -172,6 +172,34 @@ export function allocPass(net: Network, B: number, T: number): Pass {
   };
 }
 
+/**
+ * A pass of B ≤ pass.B streams over the first part of `pass`'s buffers, shared, not copied (what one writes the other
+ * sees): the batched sampler runs exactly the streams still going without allocating a pass for each number of them
+ * (kernel buffers are never freed). Every buffer's layout depends on B only through its row count, so a prefix is a
+ * complete pass. Make views after the kernels' last allocation (a growing WebAssembly memory detaches older views).
+ */
+export function passView(pass: Pass, B: number): Pass {
+  if (B === pass.B) return pass;
+  if (!(Number.isInteger(B) && B >= 1 && B <= pass.B)) throw new RangeError(`passView: ${B} streams of a ${pass.B}-stream pass`);
+  const part = <A extends FloatArray | Int32Array>(a: A): A => a.subarray(0, (a.length / pass.B) * B) as A;
+  return {
+    B, T: pass.T,
+    inputs: part(pass.inputs),
+    targets: part(pass.targets),
+    layers: pass.layers.map((ws) => ({
+      B, T: ws.T, H: ws.H, G: ws.G,
+      gates: part(ws.gates), hs: part(ws.hs), cs: part(ws.cs), tanhC: part(ws.tanhC), hn: part(ws.hn),
+      dgates: part(ws.dgates), dgatesH: part(ws.dgatesH), dhs: part(ws.dhs), dhNext: part(ws.dhNext), dcNext: part(ws.dcNext),
+      packedWh: ws.packedWh, packedWhT: ws.packedWhT, // packed weights: no rows
+    })),
+    dropped: pass.dropped.map(part),
+    masks: pass.masks.map(part),
+    logits: part(pass.logits),
+    hProj: part(pass.hProj),
+    dropoutActive: false,
+  };
+}
+
 /** Parameter names of layer l, made once: forward and backward run per character when sampling, without allocating. */
 interface LayerNames { Wx: string; Wh: string; b: string; bhn: string }
 const layerNameCache: LayerNames[] = [];
@@ -221,12 +249,13 @@ export function freezeWeights(net: Network): void {
 
 /**
  * Runs the layers and the output layer over pass.inputs, starting from `state` (not modified: call
- * `carryState` to move the final state into it). Leaves logits in pass.logits. With `dropoutRandom`, applies
+ * `carryState` to move the final state into it), or with `state` null from the initial state already in the pass
+ * (row block 0 of every layer's hs and cs: the batched sampler gathers it there directly). Leaves logits in pass.logits. With `dropoutRandom`, applies
  * inverted dropout to every layer's output (training); without it, dropout is off (evaluation, sampling).
  * `dropoutRandom = 'masks-drawn'` applies the masks already in pass.masks (a data-parallel slice of a batch whose
  * masks the main thread drew with drawDropoutMasks).
  */
-export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dropoutRandom?: (() => number) | 'masks-drawn'): void {
+export function forwardLogits(net: Network, pass: Pass, state: CarriedState | null, dropoutRandom?: (() => number) | 'masks-drawn'): void {
   const { cell, hiddenSize: H, vocabSize: V, layers: L, dropout } = net.config;
   const k = net.kernels;
   const { B, T } = pass;
@@ -241,8 +270,10 @@ export function forwardLogits(net: Network, pass: Pass, state: CarriedState, dro
     const names = layerNames(l);
     const Wx = net.p[names.Wx];
     const bias = net.p[names.b];
-    ws.hs.set(state.h[l]);
-    if (cell === 'lstm') ws.cs.set(state.c[l]);
+    if (state) {
+      ws.hs.set(state.h[l]);
+      if (cell === 'lstm') ws.cs.set(state.c[l]);
+    }
     // the sampler's step (one stream, one step) of an LSTM layer: everything below in one kernel call
     if (cell === 'lstm' && T === 1 && B === 1 && k.lstmLayerStep) {
       const input = l === 0 ? null : layerOutput(pass, l - 1);

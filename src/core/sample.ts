@@ -7,7 +7,8 @@
 import { utf8Encode } from './bytes.js';
 import { CharnnError } from './errors.js';
 import { describeChar, type Vocab } from './data/corpus.js';
-import { allocPass, allocState, carryState, copyFloats, forwardLogits, resetState, type CarriedState, type Network, type Pass } from './model.js';
+import { allocPass, allocState, carryState, copyFloats, forwardLogits, passView, resetState, type CarriedState, type Network, type Pass } from './model.js';
+import type { FloatArray } from './kernels/types.js';
 import { createRandom } from './random.js';
 
 export interface SampleOptions {
@@ -261,18 +262,20 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
 
   // the prime, read once: every stream starts from this state and these logits
   const context = contextIds(vocab, options.prime);
-  let batch = primedBatch(net, context);
-  // rows[r] = the stream whose logits are row r of the pass (after the prime, every stream reads row 0)
+  const primed = primedBatch(net, context);
+  // every step runs the streams still going, exactly: a view of the first rows of one n-stream pass
+  const full = streamsPass(net, numSamples);
+  // rows[r] = the stream whose logits are row r of `logits` (after the prime, every stream reads row 0)
   let rows: Stream[] = streams;
-  let shared = true;
+  let logits = primed.pass.logits;
+  let previous: Pass | null = null; // the last step's pass: its row block 1 holds the state after that step
 
   for (let n = 0; rows.length > 0; n++) {
     const going: Stream[] = [];
-    const from: number[] = []; // the pass row each continuing stream's state is in
-    const logits = batch.pass.logits;
+    const from: number[] = []; // the row each continuing stream's state is in
     for (let r = 0; r < rows.length; r++) {
       const stream = rows[r];
-      const row = shared ? 0 : r * V;
+      const row = previous ? r * V : 0;
       let next: number;
       if (n === 0 && context.length === 0) {
         next = Math.floor(stream.random() * V);
@@ -284,27 +287,39 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
       stream.ids.push(next);
       if (n + 1 < length && !(stopIds !== null && endsWith(stream.ids, stopIds))) {
         going.push(stream);
-        from.push(shared ? 0 : r);
+        from.push(previous ? r : 0);
       }
     }
     if (going.length === 0) break;
-    // the continuing streams move to the first rows of a batch that fits them (never more than twice their number)
-    const next = batchFor(net, batchCapacity(going.length, numSamples));
-    // every stream going on in the same batch: their states are already in their rows
-    if (next !== batch || shared || going.length < rows.length) {
-      const target = next === batch ? batch.spare : next.state;
-      gatherRows(net, batch.state, from, target);
-      if (next === batch) [batch.state, batch.spare] = [batch.spare, batch.state];
-    }
-    batch = next;
-    const inputs = batch.pass.inputs;
-    for (let r = 0; r < batch.pass.B; r++) inputs[r] = r < going.length ? going[r].ids[going[r].ids.length - 1] : 0;
-    forwardLogits(net, batch.pass, batch.state);
-    carryState(net, batch.pass, batch.state);
+    // the continuing streams' states move to the first rows of the next step's initial state (row block 0): one
+    // copy a step, straight from where the last step left them (block 1 of a pass at least as large: no overlap)
+    const pass = passView(full, going.length);
+    const into = layerStates(pass);
+    if (previous) copyStateRows(net, layerStates(previous), previous.B, from, into, 0);
+    else copyStateRows(net, primed.state, 0, from, into, 0);
+    for (let r = 0; r < going.length; r++) pass.inputs[r] = going[r].ids[going[r].ids.length - 1];
+    forwardLogits(net, pass, null);
+    logits = pass.logits;
+    previous = pass;
     rows = going;
-    shared = false;
   }
   return streams.map(({ index, ids, logprob }) => ({ index, ids, logprob }));
+}
+
+// The n-stream single-step pass of sampleMany, made once per network and n and reused (kernel buffers are never freed).
+const streamsPasses = new WeakMap<Network, Map<number, Pass>>();
+
+function streamsPass(net: Network, B: number): Pass {
+  let sizes = streamsPasses.get(net);
+  if (!sizes) streamsPasses.set(net, (sizes = new Map()));
+  let pass = sizes.get(B);
+  if (!pass) sizes.set(B, (pass = allocPass(net, B, 1)));
+  return pass;
+}
+
+/** Every layer's hidden (and for lstm cell) states of a pass, all row blocks. */
+function layerStates(pass: Pass): { h: FloatArray[]; c: FloatArray[] } {
+  return { h: pass.layers.map((ws) => ws.hs), c: pass.layers.map((ws) => ws.cs) };
 }
 
 /** A single-step pass of B streams with its state and a spare state to gather rows into. */
@@ -338,13 +353,6 @@ export function batchFor(net: Network, B: number): Batch {
   return batch;
 }
 
-/** The batch size for `live` streams of an n-stream run: n, or the power of two at or above live (few sizes, ≤ 2× the work). */
-function batchCapacity(live: number, n: number): number {
-  let B = 1;
-  while (B < live) B *= 2;
-  return Math.min(B, n);
-}
-
 /** ln softmax(logits[row … row+V))[id], in float64. */
 export function logSoftmaxAt(logits: ArrayLike<number>, row: number, V: number, id: number): number {
   let max = -Infinity;
@@ -363,18 +371,28 @@ export function endsWith(ids: readonly number[], tail: readonly number[]): boole
 
 /**
  * out row r = state row from[r], every layer's h and, for lstm, c (rows of `out` past from.length are left as they
- * are; `out` is not `state`). Consecutive source rows are copied as one run: in sampleMany `from` ascends (the
- * streams still going, in order), in beam search it may repeat and reorder rows.
+ * are; `out` is not `state`). In beam search `from` may repeat and reorder rows.
  */
 export function gatherRows(net: Network, state: CarriedState, from: readonly number[], out: CarriedState): void {
+  copyStateRows(net, state, 0, from, out, 0);
+}
+
+/**
+ * Row outRow0 + r of every layer's h (and, for lstm, c) in `out` = row srcRow0 + from[r] of `src`'s. Consecutive
+ * source rows are copied as one run (in sampleMany `from` ascends: the streams still going, in order).
+ */
+function copyStateRows(
+  net: Network, src: { readonly h: readonly FloatArray[]; readonly c: readonly FloatArray[] }, srcRow0: number,
+  from: readonly number[], out: { readonly h: readonly FloatArray[]; readonly c: readonly FloatArray[] }, outRow0: number,
+): void {
   const H = net.config.hiddenSize;
   const lstm = net.config.cell === 'lstm';
   for (let r = 0; r < from.length;) {
     let end = r + 1;
     while (end < from.length && from[end] === from[end - 1] + 1) end++;
     for (let l = 0; l < net.config.layers; l++) {
-      copyFloats(state.h[l], from[r] * H, out.h[l], r * H, (end - r) * H);
-      if (lstm) copyFloats(state.c[l], from[r] * H, out.c[l], r * H, (end - r) * H);
+      copyFloats(src.h[l], (srcRow0 + from[r]) * H, out.h[l], (outRow0 + r) * H, (end - r) * H);
+      if (lstm) copyFloats(src.c[l], (srcRow0 + from[r]) * H, out.c[l], (outRow0 + r) * H, (end - r) * H);
     }
     r = end;
   }
