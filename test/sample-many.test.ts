@@ -165,6 +165,25 @@ describe('passView: a pass of the first B streams over a bigger pass\'s buffers'
     });
   }
 
+  it('sampleMany reuses one pass for every smaller number of streams, and the same streams come out of it', () => {
+    const base = referenceKernels('f32');
+    let allocations = 0;
+    const counting: Kernels = { ...base, alloc: (n) => (allocations++, base.alloc(n)) };
+    const net = tinyNet(counting, 'lstm');
+    const options = (numSamples: number) => ({ length: 25, temperature: 1, seed: 3, stop: '\n', numSamples });
+    const forty = sampleMany(net, vocab, options(40));
+    const after = allocations;
+    const ten = sampleMany(net, vocab, options(10));
+    expect(sampleMany(net, vocab, options(40))).toEqual(forty);
+    expect(allocations).toBe(after);
+    expect(ten).toEqual(forty.slice(0, 10)); // streams 0-9 of a 10-stream run on a view of the 40-stream pass
+    sampleMany(net, vocab, options(41)); // more: the pass grows (to 80 streams), once
+    const grown = allocations;
+    expect(grown).toBeGreaterThan(after);
+    for (const n of [41, 60, 80, 7]) sampleMany(net, vocab, options(n));
+    expect(allocations).toBe(grown);
+  });
+
   it('refuses more streams than the pass has', () => {
     const net = tinyNet(referenceKernels('f32'), 'rnn', 1);
     const pass = allocPass(net, 4, 1);

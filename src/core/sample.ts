@@ -306,14 +306,16 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
   return streams.map(({ index, ids, logprob }) => ({ index, ids, logprob }));
 }
 
-// The n-stream single-step pass of sampleMany, made once per network and n and reused (kernel buffers are never freed).
-const streamsPasses = new WeakMap<Network, Map<number, Pass>>();
+// sampleMany's single-step pass, one per network, of at least as many streams as any call so far wanted (a call of
+// n streams runs on views of its first rows). Kernel buffers are never freed, so it grows by doubling at least:
+// calls of every n up to N leave at most about 2N streams' buffers behind, not one pass per n.
+const streamsPasses = new WeakMap<Network, Pass>();
 
 function streamsPass(net: Network, B: number): Pass {
-  let sizes = streamsPasses.get(net);
-  if (!sizes) streamsPasses.set(net, (sizes = new Map()));
-  let pass = sizes.get(B);
-  if (!pass) sizes.set(B, (pass = allocPass(net, B, 1)));
+  const had = streamsPasses.get(net);
+  if (had && had.B >= B) return had;
+  const pass = allocPass(net, Math.max(B, 2 * (had?.B ?? 0)), 1);
+  streamsPasses.set(net, pass);
   return pass;
 }
 
