@@ -250,8 +250,9 @@ export function freezeWeights(net: Network): void {
 /**
  * Runs the layers and the output layer over pass.inputs, starting from `state` (not modified: call
  * `carryState` to move the final state into it), or with `state` null from the initial state already in the pass
- * (row block 0 of every layer's hs and cs: the batched sampler gathers it there directly). Leaves logits in pass.logits. With `dropoutRandom`, applies
- * inverted dropout to every layer's output (training); without it, dropout is off (evaluation, sampling).
+ * (row block 0 of every layer's hs and cs: the batched sampler gathers it there directly). Leaves logits in
+ * pass.logits. With `dropoutRandom`, applies inverted dropout to every layer's output (training); without it,
+ * dropout is off (evaluation, sampling).
  * `dropoutRandom = 'masks-drawn'` applies the masks already in pass.masks (a data-parallel slice of a batch whose
  * masks the main thread drew with drawDropoutMasks).
  */
