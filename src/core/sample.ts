@@ -8,7 +8,6 @@ import { utf8Encode } from './bytes.js';
 import { CharnnError } from './errors.js';
 import { describeChar, type Vocab } from './data/corpus.js';
 import { allocPass, allocState, carryState, copyFloats, forwardLogits, passView, resetState, type CarriedState, type Network, type Pass } from './model.js';
-import type { FloatArray } from './kernels/types.js';
 import { createRandom } from './random.js';
 
 export interface SampleOptions {
@@ -319,8 +318,11 @@ function streamsPass(net: Network, B: number): Pass {
   return pass;
 }
 
+/** Every layer's hidden states (h) and, for lstm, cell states (c), a row a stream: a CarriedState's, or a pass's. */
+type RowStates = Pick<CarriedState, 'h' | 'c'>;
+
 /** Every layer's hidden (and for lstm cell) states of a pass, all row blocks. */
-function layerStates(pass: Pass): { h: FloatArray[]; c: FloatArray[] } {
+function layerStates(pass: Pass): RowStates {
   return { h: pass.layers.map((ws) => ws.hs), c: pass.layers.map((ws) => ws.cs) };
 }
 
@@ -383,10 +385,7 @@ export function gatherRows(net: Network, state: CarriedState, from: readonly num
  * Row outRow0 + r of every layer's h (and, for lstm, c) in `out` = row srcRow0 + from[r] of `src`'s. Consecutive
  * source rows are copied as one run (in sampleMany `from` ascends: the streams still going, in order).
  */
-function copyStateRows(
-  net: Network, src: { readonly h: readonly FloatArray[]; readonly c: readonly FloatArray[] }, srcRow0: number,
-  from: readonly number[], out: { readonly h: readonly FloatArray[]; readonly c: readonly FloatArray[] }, outRow0: number,
-): void {
+function copyStateRows(net: Network, src: RowStates, srcRow0: number, from: readonly number[], out: RowStates, outRow0: number): void {
   const H = net.config.hiddenSize;
   const lstm = net.config.cell === 'lstm';
   for (let r = 0; r < from.length;) {
