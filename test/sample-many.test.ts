@@ -99,6 +99,23 @@ describe('sampleMany: stream i = the single sample with seed streamSeed(seed, i)
     }
   });
 
+  it('streams that have read the same characters share one row of the step, and only those do', () => {
+    const base = referenceKernels('f32');
+    const rowsPerStep: number[] = [];
+    // every step through embedRows (not the one-row lstm step, which reads its input itself): it sees each step's rows
+    const counting: Kernels = { ...base, lstmLayerStep: undefined, embedRows: (out, N, ...rest) => (rowsPerStep.push(N), base.embedRows(out, N, ...rest)) };
+    const net = tinyNet(counting, 'lstm');
+    const many = sampleMany(net, vocab, { length: 25, stop: '\n', temperature: 1, seed: 5, numSamples: 40 });
+    // step t (t ≥ 1) reads character t of the streams still going: one row for each distinct prefix of t characters
+    const expected: number[] = [];
+    for (let t = 1; many.some((s) => s.ids.length > t); t++) {
+      expected.push(new Set(many.filter((s) => s.ids.length > t).map((s) => s.ids.slice(0, t).join(','))).size);
+    }
+    expect(rowsPerStep).toEqual([1, ...expected]); // the prime (a newline) read once, then the steps
+    expect(expected[0]).toBeLessThan(many.filter((s) => s.ids.length > 1).length); // 6 characters, 40 streams
+    for (const sample of many) expect(sample.ids).toEqual([...sampleIds(net, vocab, { length: 25, stop: '\n', temperature: 1, seed: 5 + sample.index })]);
+  });
+
   it('refuses a number of samples below 1', () => {
     const net = tinyNet(referenceKernels('f32'), 'rnn', 1);
     for (const numSamples of [0, -1, 1.5]) expect(() => sampleMany(net, vocab, { length: 5, numSamples })).toThrow(/--num-samples must be a positive whole number/);

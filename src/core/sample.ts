@@ -82,6 +82,7 @@ function* sampleSingle(net: Network, vocab: Vocab, options: SampleOptions, rando
   resetState(state);
   const probs = new Float64Array(V);
   const order = topK < V || topP < 1 ? new Int32Array(V) : null;
+  const w = weighed();
 
   const context = contextIds(vocab, options.prime);
   const feed = (id: number) => {
@@ -96,7 +97,10 @@ function* sampleSingle(net: Network, vocab: Vocab, options: SampleOptions, rando
   for (let n = 0; n < length; n++) {
     let next: number;
     if (n === 0 && context.length === 0) next = Math.floor(random() * V);
-    else next = pick(pass.logits, 0, V, temperature, topK, topP, probs, order, random);
+    else {
+      weigh(pass.logits, 0, V, temperature, topK, topP, probs, order, false, w);
+      next = draw(probs, V, w, random);
+    }
     yield next;
     if (stopIds) {
       recent.push(next);
@@ -124,20 +128,45 @@ export function contextIds(vocab: Vocab, prime: string | undefined): number[] {
   return newline !== undefined ? [newline] : [];
 }
 
+/** What `weigh` found in one row of logits, for `draw` (and the score of what it draws). */
+interface Weighed {
+  best: number;     // the most likely id (the first, on ties)
+  max: number;      // its logit
+  sum: number;      // Σ probs (the kept weights); 0 when greedy
+  greedy: boolean;  // temperature 0 or top-k 1: every draw is `best`, and takes no random number
+  logNorm: number;  // ln Σ exp(logit - max) over all V (temperature 1: the model's own normaliser), when scored
+}
+
+/** A fresh Weighed, to be filled by `weigh` (one per sampler: weigh allocates nothing). */
+function weighed(): Weighed {
+  return { best: 0, max: 0, sum: 0, greedy: false, logNorm: NaN };
+}
+
 /**
- * Draws an id from softmax(logits[row … row+V) / temperature) restricted to the topK largest, then to the nucleus
- * of topP; temperature 0 = argmax. With `scored`, also writes ln p(id) under the model itself (temperature 1, all V
- * characters: logSoftmaxAt's value, to the bit) into scored[0], from the same pass over the logits.
+ * The weights `draw` samples from, for row `row` of logits: probs[v] = exp((logit_v - max) / temperature) for the
+ * topK largest logits (ties at the k-th all stay in), then only the nucleus of topP; temperature 0 or topK 1 is
+ * greedy (argmax). With `scored`, w.logNorm = ln Σ_v exp(logit_v - max), in logSoftmaxAt's order, from the same pass
+ * over the logits, so logits[row + id] - w.max - w.logNorm is ln p(id) under the model itself to logSoftmaxAt's bit.
+ * Streams whose states are the same (sampleMany) draw from one weighing.
  */
-function pick(
+function weigh(
   logits: ArrayLike<number>, row: number, V: number, temperature: number, topK: number, topP: number,
-  probs: Float64Array, order: Int32Array | null, random: () => number, scored: Float64Array | null = null,
-): number {
+  probs: Float64Array, order: Int32Array | null, scored: boolean, w: Weighed,
+): void {
   let best = 0;
   for (let v = 1; v < V; v++) if (logits[row + v] > logits[row + best]) best = v;
-  if (temperature === 0 || topK === 1) {
-    if (scored) scored[0] = logSoftmaxAt(logits, row, V, best);
-    return best;
+  const max = logits[row + best];
+  w.best = best;
+  w.max = max;
+  w.greedy = temperature === 0 || topK === 1;
+  if (w.greedy) {
+    w.sum = 0;
+    if (scored) {
+      let modelSum = 0;
+      for (let v = 0; v < V; v++) modelSum += Math.exp(logits[row + v] - max);
+      w.logNorm = Math.log(modelSum);
+    }
+    return;
   }
   // threshold = the k-th largest logit (ties at the threshold all stay in)
   let threshold = -Infinity;
@@ -146,7 +175,6 @@ function pick(
     order.sort((a, b) => logits[row + b] - logits[row + a]);
     threshold = logits[row + order[topK - 1]];
   }
-  const max = logits[row + best];
   let sum = 0;
   let modelSum = 0; // Σ exp(logit - max): the temperature-1 normaliser, in logSoftmaxAt's order
   for (let v = 0; v < V; v++) {
@@ -163,17 +191,19 @@ function pick(
     sum += p;
   }
   if (topP < 1) sum = keepNucleus(probs, V, sum, topP, order!);
-  let id = best; // if rounding leaves u ≥ 0 at the end, the last mass belongs to the most likely
-  let u = random() * sum;
+  w.sum = sum;
+  if (scored) w.logNorm = Math.log(modelSum);
+}
+
+/** An id drawn from what `weigh` left in probs and w: one random number, none when greedy. */
+function draw(probs: Float64Array, V: number, w: Weighed, random: () => number): number {
+  if (w.greedy) return w.best;
+  let u = random() * w.sum;
   for (let v = 0; v < V; v++) {
     u -= probs[v];
-    if (u < 0 && probs[v] > 0) {
-      id = v;
-      break;
-    }
+    if (u < 0 && probs[v] > 0) return v;
   }
-  if (scored) scored[0] = logits[row + id] - max - Math.log(modelSum);
-  return id;
+  return w.best; // rounding left u ≥ 0 at the end: the last mass belongs to the most likely
 }
 
 /** Relative slack when the nucleus sum meets p: probabilities come from float32 logits, so 0.5 + 0.3 may miss 0.8. */
@@ -225,10 +255,11 @@ interface Stream {
 }
 
 /**
- * n samples as n streams of one batched step (B = number of streams still going): every stream reads the prime
- * (read once, B = 1, and its state copied to every stream), then each draws from its own row of logits with its own
- * seeded generator and stops at options.stop or options.length. The batch shrinks as streams finish. Returned in
- * stream order.
+ * n samples as n streams of one batched step: every stream reads the prime (read once, B = 1), then each draws from
+ * its row of logits with its own seeded generator and stops at options.stop or options.length. Streams that have
+ * read the same characters so far are in the same state, so they share one row of the step (B = the distinct
+ * states among the streams still going): 200 names all start from the prime's row, and two that both begin "Ma"
+ * are one row until they part. The batch grows as streams part and shrinks as they finish. Returned in stream order.
  *
  * Stream i gives the same characters as sampleIds with seed streamSeed(seed, i) when the kernels compute a row of a
  * matrix product the same way whatever the number of rows (the reference and the plain-SIMD kernels do; the fused
@@ -250,7 +281,8 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
   const topP = options.topP ?? 1;
   const probs = new Float64Array(V);
   const order = topK < V || topP < 1 ? new Int32Array(V) : null;
-  const scored = options.logprob === false ? null : new Float64Array(1);
+  const scored = options.logprob !== false;
+  const w = weighed();
   const stopIds = options.stop !== undefined ? primeIdsOrNull(options.stop, vocab) : null;
   const streams: Stream[] = [];
   for (let i = 0; i < numSamples; i++) {
@@ -262,60 +294,74 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
   // the prime, read once: every stream starts from this state and these logits
   const context = contextIds(vocab, options.prime);
   const primed = primedBatch(net, context);
-  // every step runs the streams still going, exactly: a view of the first rows of one n-stream pass
-  const full = streamsPass(net, numSamples);
-  // rows[r] = the stream whose logits are row r of `logits` (after the prime, every stream reads row 0)
-  let rows: Stream[] = streams;
+  // steps alternate between two n-stream passes, each step on a view of exactly its rows: a step's initial states
+  // are gathered from the last step's final states, and rows may repeat (a state with two continuations) or move
+  // further down, which within one pass could overwrite a row still to be read
+  const [even, odd] = streamsPasses(net, numSamples);
+  // groups[r] = the streams in state r, whose logits are row r of `logits` (after the prime, all are in row 0)
+  let groups: Stream[][] = [streams];
   let logits = primed.pass.logits;
-  let previous: Pass | null = null; // the last step's pass: its row block 1 holds the state after that step
+  let states: RowStates = primed.state; // the states after the last step, from row statesRow0 on
+  let statesRow0 = 0;
+  const childRow = new Int32Array(V).fill(-1); // while reading row r: the next step's row of (state r, id), or -1
 
-  for (let n = 0; rows.length > 0; n++) {
-    const going: Stream[] = [];
-    const from: number[] = []; // the row each continuing stream's state is in
-    for (let r = 0; r < rows.length; r++) {
-      const stream = rows[r];
-      const row = previous ? r * V : 0;
-      let next: number;
-      if (n === 0 && context.length === 0) {
-        next = Math.floor(stream.random() * V);
-        if (scored) stream.logprob -= Math.log(V);
-      } else {
-        next = pick(logits, row, V, temperature, topK, topP, probs, order, stream.random, scored);
-        if (scored) stream.logprob += scored[0];
+  for (let n = 0; groups.length > 0; n++) {
+    const uniform = n === 0 && context.length === 0; // nothing read: the first character is drawn uniformly
+    const next: Stream[][] = [];
+    const from: number[] = [];   // next step's row → the row of the state it continues
+    const inputs: number[] = []; // next step's row → the character it reads
+    for (let r = 0; r < groups.length; r++) {
+      const row = r * V;
+      if (!uniform) weigh(logits, row, V, temperature, topK, topP, probs, order, scored, w);
+      const firstChild = next.length;
+      for (const stream of groups[r]) {
+        let id: number;
+        if (uniform) {
+          id = Math.floor(stream.random() * V);
+          if (scored) stream.logprob -= Math.log(V);
+        } else {
+          id = draw(probs, V, w, stream.random);
+          if (scored) stream.logprob += logits[row + id] - w.max - w.logNorm;
+        }
+        stream.ids.push(id);
+        if (stream.ids.length >= length || (stopIds !== null && endsWith(stream.ids, stopIds))) continue;
+        let child = childRow[id];
+        if (child < 0) {
+          childRow[id] = child = next.length;
+          next.push([]);
+          from.push(r);
+          inputs.push(id);
+        }
+        next[child].push(stream);
       }
-      stream.ids.push(next);
-      if (n + 1 < length && !(stopIds !== null && endsWith(stream.ids, stopIds))) {
-        going.push(stream);
-        from.push(previous ? r : 0);
-      }
+      for (let c = firstChild; c < next.length; c++) childRow[inputs[c]] = -1;
     }
-    if (going.length === 0) break;
-    // the continuing streams' states move to the first rows of the next step's initial state (row block 0): one
-    // copy a step, straight from where the last step left them (block 1 of a pass at least as large: no overlap)
-    const pass = passView(full, going.length);
+    if (next.length === 0) break;
+    const pass = passView(n % 2 === 0 ? even : odd, next.length);
     const into = layerStates(pass);
-    if (previous) copyStateRows(net, layerStates(previous), previous.B, from, into, 0);
-    else copyStateRows(net, primed.state, 0, from, into, 0);
-    for (let r = 0; r < going.length; r++) pass.inputs[r] = going[r].ids[going[r].ids.length - 1];
+    copyStateRows(net, states, statesRow0, from, into, 0);
+    for (let r = 0; r < next.length; r++) pass.inputs[r] = inputs[r];
     forwardLogits(net, pass, null);
     logits = pass.logits;
-    previous = pass;
-    rows = going;
+    states = into;
+    statesRow0 = pass.B; // row block 1: the states after this step
+    groups = next;
   }
   return streams.map(({ index, ids, logprob }) => ({ index, ids, logprob }));
 }
 
-// sampleMany's single-step pass, one per network, of at least as many streams as any call so far wanted (a call of
-// n streams runs on views of its first rows). Kernel buffers are never freed, so it grows by doubling at least:
-// calls of every n up to N leave at most about 2N streams' buffers behind, not one pass per n.
-const streamsPasses = new WeakMap<Network, Pass>();
+// sampleMany's two single-step passes, one pair per network, of at least as many streams as any call so far wanted
+// (a call of n streams runs on views of their first rows). Kernel buffers are never freed, so they grow by doubling
+// at least: calls of every n up to N leave at most about 2N streams' buffers behind (twice), not passes for each n.
+const streamsPassPairs = new WeakMap<Network, readonly [Pass, Pass]>();
 
-function streamsPass(net: Network, B: number): Pass {
-  const had = streamsPasses.get(net);
-  if (had && had.B >= B) return had;
-  const pass = allocPass(net, Math.max(B, 2 * (had?.B ?? 0)), 1);
-  streamsPasses.set(net, pass);
-  return pass;
+function streamsPasses(net: Network, B: number): readonly [Pass, Pass] {
+  const had = streamsPassPairs.get(net);
+  if (had && had[0].B >= B) return had;
+  const size = Math.max(B, 2 * (had?.[0].B ?? 0));
+  const pair = [allocPass(net, size, 1), allocPass(net, size, 1)] as const;
+  streamsPassPairs.set(net, pair);
+  return pair;
 }
 
 /** Every layer's hidden states (h) and, for lstm, cell states (c), a row a stream: a CarriedState's, or a pass's. */
