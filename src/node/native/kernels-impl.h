@@ -373,16 +373,24 @@ static void lstmForwardStep(float* hs, float* cs, float* tanhC, float* gates, lo
     float* __restrict cNext = cs + next + b * H;
     float* __restrict tc = tanhC + prev + b * H;
     float* __restrict h = hs + next + b * H;
+    // one loop per gate, then the state: each loop keeps its polynomial's constants in registers (one loop for all
+    // five reloaded them; 3.3 -> 2.8 ns an element, B 200 × H 128, Zen 5), and every element's operations are the same
+#pragma GCC ivdep
+    for (long j = j0; j < j1; j++) gi[j] = sigmoidf_(gi[j]);
+#pragma GCC ivdep
+    for (long j = j0; j < j1; j++) gf[j] = sigmoidf_(gf[j]);
+#pragma GCC ivdep
+    for (long j = j0; j < j1; j++) gg[j] = tanhf_(gg[j]);
+#pragma GCC ivdep
+    for (long j = j0; j < j1; j++) go[j] = sigmoidf_(go[j]);
 #pragma GCC ivdep
     for (long j = j0; j < j1; j++) {
-      const float i = sigmoidf_(gi[j]), f = sigmoidf_(gf[j]), g = tanhf_(gg[j]), o = sigmoidf_(go[j]);
-      gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
       // c_t = f ⊙ c_{t-1} + i ⊙ g,  h_t = o ⊙ tanh(c_t)
-      const float c = f * cPrev[j] + i * g;
+      const float c = gf[j] * cPrev[j] + gi[j] * gg[j];
       cNext[j] = c;
       const float tcj = tanhf_(c);
       tc[j] = tcj;
-      h[j] = o * tcj;
+      h[j] = go[j] * tcj;
     }
   }
 }

@@ -8,8 +8,12 @@
 // Busy second core: results do not depend on the thread count (kernels.h), so the pool may change it freely. Every
 // PROBE_INTERVAL it runs PROBE_PAIRS pairs of big GEMMs, the two of a pair of one shape, one on 1 thread and the
 // next of that shape on all. Each shape measured in at least MIN_SHAPE_PAIRS pairs then runs on whichever setting
-// took it less time; any other shape, and the cells, on whichever took less time over all pairs (`active`, which
-// `switches` counts the changes of; the TypeScript side reports them). Pairing by shape matters: a training step
+// was faster in most of its pairs; any other shape, and the cells, on whichever was faster in most pairs of all
+// (`active`, which `switches` counts the changes of; the TypeScript side reports them). Most pairs, not the total
+// time: on a virtual machine a helper now and then waits a millisecond or more for its core (a hypervisor's
+// scheduling, a wake-up), and one such pair outweighed ten where two threads were faster (the sampler's steps,
+// 135x512x128: 118 us against 85 in most pairs, then a 697 us outlier; it ran on 1 thread, 1.6x slower a row).
+// A busy second core slows every pair, so most pairs still see it. Pairing by shape matters: a training step
 // issues GEMMs of a few shapes in a fixed order, so plain alternation gave one setting mostly one shape and the
 // other another (a 2x192 LSTM with dropout then trained on 1 thread much of the time, 15% slower than on 2). Per
 // shape matters when the sizes differ: 200 samples side by side shrink from 200 rows to 1, and a 64x512x128 product
@@ -112,8 +116,7 @@ class Pool {
       return;
     }
     if (p->ns < 0 || parts != threads_) return;
-    p->sum[0] += p->ns;
-    p->sum[1] += ns;
+    p->wins += ns < p->ns;
     p->pairs++;
     p->ns = -1;
     if (++probing_ >= PROBE_PAIRS) finishProbe();
@@ -195,7 +198,7 @@ class Pool {
   struct Pending {
     uint64_t shape;
     int64_t ns;       // the 1-thread GEMM of a pair waiting for its all-thread twin, or -1
-    int64_t sum[2];   // time of this shape's pairs on 1 thread and on all
+    int wins;         // pairs of this shape where all threads took less time than 1
     int pairs;
   };
   Pending pending_[PROBE_SHAPES];
@@ -219,23 +222,23 @@ class Pool {
       if (pending_[i].shape == shape) return &pending_[i];
     }
     if (shapes_ == PROBE_SHAPES) return nullptr;
-    pending_[shapes_] = {shape, -1, {0, 0}, 0};
+    pending_[shapes_] = {shape, -1, 0, 0};
     return &pending_[shapes_++];
   }
 
   void finishProbe() {
-    int64_t one = 0, all = 0;  // every pair's time on 1 thread and on all
+    int wins = 0, pairs = 0;  // over every shape's pairs: those all threads won, and all
     for (int i = 0; i < shapes_; i++) {
-      one += pending_[i].sum[0];
-      all += pending_[i].sum[1];
+      wins += pending_[i].wins;
+      pairs += pending_[i].pairs;
     }
-    const int chosen = probing_ == 0 || all <= one ? threads_ : 1;
+    const int chosen = pairs == 0 || 2 * wins >= pairs ? threads_ : 1;
     if (chosen != active_) switches_++;
     active_ = chosen;
     choiceCount_ = 0;
     for (int i = 0; i < shapes_; i++) {
       const Pending& p = pending_[i];
-      if (p.pairs >= MIN_SHAPE_PAIRS) choices_[choiceCount_++] = {p.shape, p.sum[1] <= p.sum[0] ? threads_ : 1};
+      if (p.pairs >= MIN_SHAPE_PAIRS) choices_[choiceCount_++] = {p.shape, 2 * p.wins >= p.pairs ? threads_ : 1};
     }
     probing_ = -1;
     nextProbeNs_ = nowNs() + PROBE_INTERVAL_NS;
