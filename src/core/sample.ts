@@ -161,11 +161,7 @@ function weigh(
   w.greedy = temperature === 0 || topK === 1;
   if (w.greedy) {
     w.sum = 0;
-    if (scored) {
-      let modelSum = 0;
-      for (let v = 0; v < V; v++) modelSum += Math.exp(logits[row + v] - max);
-      w.logNorm = Math.log(modelSum);
-    }
+    if (scored) w.logNorm = logNormaliser(logits, row, V, max);
     return;
   }
   // threshold = the k-th largest logit (ties at the threshold all stay in)
@@ -407,9 +403,14 @@ export function batchFor(net: Network, B: number): Batch {
 export function logSoftmaxAt(logits: ArrayLike<number>, row: number, V: number, id: number): number {
   let max = -Infinity;
   for (let v = 0; v < V; v++) if (logits[row + v] > max) max = logits[row + v];
+  return logits[row + id] - max - logNormaliser(logits, row, V, max);
+}
+
+/** ln Σ_v exp(logits[row + v] - max), summed in v order (logSoftmaxAt's normaliser, and weigh's). */
+function logNormaliser(logits: ArrayLike<number>, row: number, V: number, max: number): number {
   let sum = 0;
   for (let v = 0; v < V; v++) sum += Math.exp(logits[row + v] - max);
-  return logits[row + id] - max - Math.log(sum);
+  return Math.log(sum);
 }
 
 export function endsWith(ids: readonly number[], tail: readonly number[]): boolean {
