@@ -18,6 +18,7 @@ import { corpusFromText } from '../src/core/data/corpus.js';
 import { TrainingRun, type NewRunOptions } from '../src/core/train.js';
 import type { CellType } from '../src/core/model.js';
 import { CharnnError } from '../src/core/errors.js';
+import { weigh, weighed } from '../src/core/sample.js';
 
 const available = nativeKernelsAvailable();
 if (!available) console.warn(`skipping the native kernel tests: ${nativeUnavailableReason()}`);
@@ -162,8 +163,10 @@ describe.skipIf(!available)('native GEMM on several threads', () => {
 });
 
 describe.skipIf(!available)('native cell steps on several threads', () => {
-  it('give the same bits as one thread (hidden units split between threads, ragged shares)', () => {
-    const [B, H, T] = [50, 100, 2]; // B·H above the parallel threshold; 100 units split at 48
+  // B·H above the parallel threshold: 50 streams split by rows (gru's backward step by units, 100 split at 48);
+  // 3 streams, too few to split by rows, by units (1500 at 752 on 2 threads, at 496 and 1008 on 3)
+  it.each([[50, 100], [3, 1500]])('give the same bits as one thread (B %i, H %i; ragged shares)', (B, H) => {
+    const T = 2;
     const run = (k: Kernels): Float32Array[] => {
       const random = createRandom('cells-threads');
       const buf = (length: number, scale = 2) => {
@@ -193,7 +196,7 @@ describe.skipIf(!available)('native cell steps on several threads', () => {
       return outputs;
     };
     const expected = run(createNativeKernels({ threads: 1 }));
-    for (const threads of [2]) {
+    for (const threads of [2, 3]) {
       const got = run(createNativeKernels({ threads, adaptive: false }));
       got.forEach((a, i) => expect(a, `${threads} threads, output ${i}`).toEqual(expected[i]));
     }
@@ -329,6 +332,65 @@ describe.skipIf(!available)('native element-wise kernels against the float64 ref
         k.softmaxCrossEntropyBackward(logits, targets, N, V, 1 / N);
         ref.softmaxCrossEntropyBackward(logitsR, targetsR, N, V, 1 / N);
         expectClose(logits, logitsR, 'dlogits');
+      }
+    });
+  }
+});
+
+describe.skipIf(!available)('the sampler\'s weights: Math.exp and weigh to the bit', () => {
+  for (const isa of available ? nativeIsas() : []) {
+    const k = createNativeKernels({ isa, exact: true });
+
+    it(`${isa}: expRow64 is Math.exp on every argument (ranges, tiny, huge, raw bit patterns, the special cases)`, () => {
+      const random = createRandom(`exp-${isa}`);
+      const n = 1 << 16;
+      const x = new Float64Array(n), out = new Float64Array(n), words = new Uint32Array(x.buffer);
+      const kinds = [
+        () => -random() * 40,                                  // the sampler's: logit − max over a temperature
+        () => (random() - 0.5) * 1500,                          // past both thresholds (±709.78, −745.13)
+        () => (random() - 0.5) * 2 ** (-60 * random()),         // |x| < 2^-28 and around ln2/2, 1.5·ln2
+        () => -708 - random() * 38,                             // results below 2^-1022 (subnormal)
+      ];
+      let checked = 0;
+      for (let round = 0; round < 5; round++) {
+        for (let i = 0; i < n; i++) x[i] = round < 4 ? kinds[round]() : 0;
+        if (round === 4) for (let i = 0; i < 2 * n; i++) words[i] = (random() * 2 ** 32) >>> 0; // any double
+        const specials = [0, -0, 1, -1, Infinity, -Infinity, NaN, 709.78, 709.79, -745.13, -745.14, -708.4, Math.LN2 / 2,
+          -Math.LN2 / 2, 1.5 * Math.LN2, -1.5 * Math.LN2, 2 ** -28, -(2 ** -28), 2 ** -29, 704, -704, 1e-300];
+        x.set(specials);
+        k.expRow64(x, out, n);
+        for (let i = 0; i < n; i++) {
+          if (!Object.is(out[i], Math.exp(x[i]))) throw new Error(`exp(${x[i]}): ${out[i]}, Math.exp ${Math.exp(x[i])}`);
+        }
+        checked += n;
+      }
+      expect(checked).toBe(5 * n);
+    });
+
+    it(`${isa}: weighRows gives weigh's weights, sum, argmax and normaliser`, () => {
+      const random = createRandom(`weigh-${isa}`);
+      for (const V of [2, 5, 54, 65, 257]) {
+        const rows = 9;
+        const logits = k.alloc(rows * V);
+        for (let r = 0; r < rows; r++) {
+          const spread = [0, 1e-6, 0.5, 8, 40, 1e4][r % 6]; // equal logits, near-ties, a confident row, a far tail
+          for (let v = 0; v < V; v++) logits[r * V + v] = Math.fround((random() - 0.5) * spread + (r === 7 ? 30 : 0));
+        }
+        logits[8 * V + (V >> 1)] = NaN; // a broken row is weighed the same way too
+        for (const temperature of [1, 0.8, 0.05, 2.5, 1e-7]) {
+          for (const scored of [false, true]) {
+            const probs = new Float64Array(rows * V), stats = new Float64Array(4 * rows);
+            k.weighRows(logits, rows, V, temperature, scored, probs, stats);
+            const expected = new Float64Array(V), w = weighed();
+            for (let r = 0; r < rows; r++) {
+              weigh(logits, r * V, V, temperature, V, 1, expected, null, scored, w);
+              const what = `V ${V}, T ${temperature}, ${scored ? 'scored' : 'unscored'}, row ${r}`;
+              expect(probs.subarray(r * V, (r + 1) * V), what).toEqual(expected);
+              expect([stats[4 * r], stats[4 * r + 1], stats[4 * r + 2]], what).toEqual([w.best, w.max, w.sum]);
+              if (scored) expect(Math.log(stats[4 * r + 3]), what).toBe(w.logNorm);
+            }
+          }
+        }
       }
     });
   }

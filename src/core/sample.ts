@@ -83,6 +83,8 @@ function* sampleSingle(net: Network, vocab: Vocab, options: SampleOptions, rando
   const probs = new Float64Array(V);
   const order = topK < V || topP < 1 ? new Int32Array(V) : null;
   const w = weighed();
+  const rowWeights = kernelWeights(net, temperature, topK, topP);
+  const stats = new Float64Array(4);
 
   const context = contextIds(vocab, options.prime);
   const feed = (id: number) => {
@@ -98,8 +100,13 @@ function* sampleSingle(net: Network, vocab: Vocab, options: SampleOptions, rando
     let next: number;
     if (n === 0 && context.length === 0) next = Math.floor(random() * V);
     else {
-      weigh(pass.logits, 0, V, temperature, topK, topP, probs, order, false, w);
-      next = draw(probs, V, w, random);
+      if (rowWeights) {
+        rowWeights(pass.logits, 1, V, temperature, false, probs, stats);
+        weighedRow(stats, 0, false, w);
+      } else {
+        weigh(pass.logits, 0, V, temperature, topK, topP, probs, order, false, w);
+      }
+      next = draw(probs, 0, V, w, random);
     }
     yield next;
     if (stopIds) {
@@ -129,7 +136,7 @@ export function contextIds(vocab: Vocab, prime: string | undefined): number[] {
 }
 
 /** What `weigh` found in one row of logits, for `draw` (and the score of what it draws). */
-interface Weighed {
+export interface Weighed {
   best: number;     // the most likely id (the first, on ties)
   max: number;      // its logit
   sum: number;      // Σ probs (the kept weights); 0 when greedy
@@ -138,7 +145,7 @@ interface Weighed {
 }
 
 /** A fresh Weighed, to be filled by `weigh` (one per sampler: weigh allocates nothing). */
-function weighed(): Weighed {
+export function weighed(): Weighed {
   return { best: 0, max: 0, sum: 0, greedy: false, logNorm: NaN };
 }
 
@@ -147,9 +154,10 @@ function weighed(): Weighed {
  * topK largest logits (ties at the k-th all stay in), then only the nucleus of topP; temperature 0 or topK 1 is
  * greedy (argmax). With `scored`, w.logNorm = ln Σ_v exp(logit_v - max), in logSoftmaxAt's order, from the same pass
  * over the logits, so logits[row + id] - w.max - w.logNorm is ln p(id) under the model itself to logSoftmaxAt's bit.
- * Streams whose states are the same (sampleMany) draw from one weighing.
+ * Streams whose states are the same (sampleMany) draw from one weighing. Exported as the twin Kernels.weighRows is
+ * held to (test/kernels-native.test.ts).
  */
-function weigh(
+export function weigh(
   logits: ArrayLike<number>, row: number, V: number, temperature: number, topK: number, topP: number,
   probs: Float64Array, order: Int32Array | null, scored: boolean, w: Weighed,
 ): void {
@@ -191,15 +199,34 @@ function weigh(
   if (scored) w.logNorm = Math.log(modelSum);
 }
 
-/** An id drawn from what `weigh` left in probs and w: one random number, none when greedy. */
-function draw(probs: Float64Array, V: number, w: Weighed, random: () => number): number {
+/** An id drawn from what `weigh` left in probs[at … at+V) and w: one random number, none when greedy. */
+function draw(probs: Float64Array, at: number, V: number, w: Weighed, random: () => number): number {
   if (w.greedy) return w.best;
   let u = random() * w.sum;
   for (let v = 0; v < V; v++) {
-    u -= probs[v];
-    if (u < 0 && probs[v] > 0) return v;
+    u -= probs[at + v];
+    if (u < 0 && probs[at + v] > 0) return v;
   }
   return w.best; // rounding left u ≥ 0 at the end: the last mass belongs to the most likely
+}
+
+/**
+ * The kernels' twin of weigh for many rows at once (Kernels.weighRows: the same float64 operations, Math.exp's
+ * bits), where they have one and weigh would take its plain branch: temperature above 0, no top-k or top-p. Else null.
+ */
+function kernelWeights(net: Network, temperature: number, topK: number, topP: number): Network['kernels']['weighRows'] | null {
+  const V = net.config.vocabSize;
+  // (weigh is greedy at top-k 1, which a one-character vocabulary's top-k V is)
+  return net.kernels.weighRows && temperature > 0 && topK === V && V > 1 && topP === 1 ? net.kernels.weighRows : null;
+}
+
+/** w = what weighRows found for row r (its stats[4r …]), as weigh would have left it. */
+function weighedRow(stats: Float64Array, r: number, scored: boolean, w: Weighed): void {
+  w.best = stats[4 * r];
+  w.max = stats[4 * r + 1];
+  w.sum = stats[4 * r + 2];
+  w.greedy = false;
+  if (scored) w.logNorm = Math.log(stats[4 * r + 3]);
 }
 
 /** Relative slack when the nucleus sum meets p: probabilities come from float32 logits, so 0.5 + 0.3 may miss 0.8. */
@@ -275,10 +302,13 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
   const { length, temperature = 1 } = options;
   const topK = Math.min(options.topK ?? V, V);
   const topP = options.topP ?? 1;
-  const probs = new Float64Array(V);
   const order = topK < V || topP < 1 ? new Int32Array(V) : null;
   const scored = options.logprob !== false;
   const w = weighed();
+  // the weights of every row of a step in one kernel call where the kernels can (probs: row r at r·V), else by weigh
+  const rowWeights = kernelWeights(net, temperature, topK, topP);
+  const probs = new Float64Array(rowWeights ? numSamples * V : V);
+  const stats = new Float64Array(rowWeights ? 4 * numSamples : 0);
   const stopIds = options.stop !== undefined ? primeIdsOrNull(options.stop, vocab) : null;
   const streams: Stream[] = [];
   for (let i = 0; i < numSamples; i++) {
@@ -306,9 +336,14 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
     const next: Stream[][] = [];
     const from: number[] = [];   // next step's row → the row of the state it continues
     const inputs: number[] = []; // next step's row → the character it reads
+    if (!uniform && rowWeights) rowWeights(logits, groups.length, V, temperature, scored, probs, stats);
     for (let r = 0; r < groups.length; r++) {
       const row = r * V;
-      if (!uniform) weigh(logits, row, V, temperature, topK, topP, probs, order, scored, w);
+      const at = rowWeights ? row : 0; // where row r's weights are in probs
+      if (!uniform) {
+        if (rowWeights) weighedRow(stats, r, scored, w);
+        else weigh(logits, row, V, temperature, topK, topP, probs, order, scored, w);
+      }
       const firstChild = next.length;
       for (const stream of groups[r]) {
         let id: number;
@@ -316,7 +351,7 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
           id = Math.floor(stream.random() * V);
           if (scored) stream.logprob -= Math.log(V);
         } else {
-          id = draw(probs, V, w, stream.random);
+          id = draw(probs, at, V, w, stream.random);
           if (scored) stream.logprob += logits[row + id] - w.max - w.logNorm;
         }
         stream.ids.push(id);

@@ -140,4 +140,14 @@ export interface Kernels {
 
   /** Probabilities (N, V) become dLoss/dlogits in place: (p - onehot(targets[r])) · scale. */
   softmaxCrossEntropyBackward(logits: FloatArray, targets: Int32Array, N: number, V: number, scale: number): void;
+
+  // --- the sampler's weights (float64, as JavaScript computes them) ---
+
+  /**
+   * Optional, for the sampler: the temperature weights of `rows` rows of logits (rows, V), without top-k or top-p,
+   * exactly the float64 operations of sample.ts's weigh (its twin), with an exponential that is Math.exp's to the
+   * bit: per row r, probs[r·V + v] = Math.exp((logit_v - max) / temperature) and stats[4r …] = the first argmax, max,
+   * Σ_v probs in v order, and with `scored` Σ_v Math.exp(logit_v - max) in v order (else NaN). temperature > 0.
+   */
+  weighRows?(logits: FloatArray, rows: number, V: number, temperature: number, scored: boolean, probs: Float64Array, stats: Float64Array): void;
 }

@@ -51,6 +51,9 @@ export interface NativeKernels extends Kernels {
   readonly threads: number;
   /** How often the measurement changed `threads`. */
   readonly threadSwitches: number;
+  weighRows(logits: FloatArray, rows: number, V: number, temperature: number, scored: boolean, probs: Float64Array, stats: Float64Array): void;
+  /** out[i] = e^x[i] for i < n, with weighRows' exponential (fdlibm's, Math.exp's bits): for its test against Math.exp. */
+  expRow64(x: Float64Array, out: Float64Array, n: number): void;
 }
 
 type Context = object;
@@ -91,6 +94,8 @@ interface Addon {
   addInPlace(ctx: Context, out: FloatArray, x: FloatArray, n: number): void;
   softmaxCrossEntropy(ctx: Context, logits: FloatArray, targets: Int32Array, N: number, V: number): number;
   softmaxCrossEntropyBackward(ctx: Context, logits: FloatArray, targets: Int32Array, N: number, V: number, scale: number): void;
+  expRow64(ctx: Context, x: Float64Array, out: Float64Array, n: number): void;
+  weighRows(ctx: Context, logits: FloatArray, rows: number, V: number, temperature: number, scored: boolean, probs: Float64Array, stats: Float64Array): void;
 }
 
 const FORM_NN = 0, FORM_NT = 1, FORM_TN = 2;
@@ -203,6 +208,8 @@ export function createNativeKernels(options: NativeKernelsOptions = {}): NativeK
     addInPlace: (out, x, n) => a.addInPlace(ctx, out, x, n),
     softmaxCrossEntropy: (logits, targets, N, V) => a.softmaxCrossEntropy(ctx, logits, targets, N, V),
     softmaxCrossEntropyBackward: (logits, targets, N, V, scale) => a.softmaxCrossEntropyBackward(ctx, logits, targets, N, V, scale),
+    weighRows: (logits, rows, V, temperature, scored, probs, stats) => a.weighRows(ctx, logits, rows, V, temperature, scored, probs, stats),
+    expRow64: (x, out, n) => a.expRow64(ctx, x, out, n),
   };
 }
 
@@ -213,7 +220,8 @@ export function createNativeKernels(options: NativeKernelsOptions = {}): NativeK
  * computed with the operations base uses, in its order (a separate multiply and add; contraction off), so the
  * result is base's to the bit (test/kernels-exact.test.ts) and a seeded sample is the text a page makes, only
  * faster. Backward steps and softmax stay base's. base's fused layer step (lstmLayerStep) is left out: the model
- * then makes the same calls one by one, so they reach the native kernels.
+ * then makes the same calls one by one, so they reach the native kernels. The sampler's weights (weighRows) come
+ * from exact too: sample.ts's weigh in float64 with Math.exp's exponential, vectorized, so the same draws.
  */
 export function withNativeExact(base: Kernels, exact: NativeKernels): Kernels {
   assert(base.precision === 'f32' && exact.name.endsWith('-exact'), 'withNativeExact: float32 base kernels and exact native kernels');
@@ -245,5 +253,6 @@ export function withNativeExact(base: Kernels, exact: NativeKernels): Kernels {
     addInPlace: base.addInPlace,
     softmaxCrossEntropy: base.softmaxCrossEntropy,
     softmaxCrossEntropyBackward: base.softmaxCrossEntropyBackward,
+    weighRows: exact.weighRows,
   };
 }

@@ -362,9 +362,9 @@ static inline float tanhf_(float x) {
 //
 // Each computes hidden units j0 … j1-1 of every stream: threads take disjoint ranges of units (addon.cc).
 
-static void lstmForwardStep(float* hs, float* cs, float* tanhC, float* gates, long B, long H, long t, long j0, long j1) {
+static void lstmForwardStep(float* hs, float* cs, float* tanhC, float* gates, long B, long H, long t, long b0, long b1, long j0, long j1) {
   const long G = 4 * H, prev = t * B * H, next = prev + B * H;
-  for (long b = 0; b < B; b++) {
+  for (long b = b0; b < b1; b++) {
     float* __restrict gi = gates + (t * B + b) * G;
     float* __restrict gf = gi + H;
     float* __restrict gg = gf + H;
@@ -396,9 +396,9 @@ static void lstmForwardStep(float* hs, float* cs, float* tanhC, float* gates, lo
 }
 
 static void lstmBackwardStep(float* dgates, float* dcNext, const float* gates, const float* cs, const float* tanhC,
-                             const float* dhs, const float* dhNext, long B, long H, long t, long j0, long j1) {
+                             const float* dhs, const float* dhNext, long B, long H, long t, long b0, long b1, long j0, long j1) {
   const long G = 4 * H, prev = t * B * H;
-  for (long b = 0; b < B; b++) {
+  for (long b = b0; b < b1; b++) {
     const float* __restrict g0 = gates + (t * B + b) * G;
     float* __restrict d0 = dgates + (t * B + b) * G;
     const float* __restrict tcRow = tanhC + prev + b * H;
@@ -423,8 +423,8 @@ static void lstmBackwardStep(float* dgates, float* dcNext, const float* gates, c
   }
 }
 
-static void rnnForwardStep(float* hs, float* gates, long B, long H, long t, long j0, long j1) {
-  for (long b = 0; b < B; b++) {
+static void rnnForwardStep(float* hs, float* gates, long B, long H, long t, long b0, long b1, long j0, long j1) {
+  for (long b = b0; b < b1; b++) {
     float* __restrict a = gates + (t * B + b) * H;
     float* __restrict h = hs + ((t + 1) * B + b) * H;
     for (long j = j0; j < j1; j++) {
@@ -436,8 +436,8 @@ static void rnnForwardStep(float* hs, float* gates, long B, long H, long t, long
 }
 
 static void rnnBackwardStep(float* dgates, const float* gates, const float* dhs, const float* dhNext, long B, long H, long t,
-                            long j0, long j1) {
-  for (long b = 0; b < B; b++) {
+                            long b0, long b1, long j0, long j1) {
+  for (long b = b0; b < b1; b++) {
     const long off = (t * B + b) * H;
     float* __restrict d = dgates + off;
     const float* __restrict h = gates + off;
@@ -449,9 +449,9 @@ static void rnnBackwardStep(float* dgates, const float* gates, const float* dhs,
 }
 
 static void gruForwardStep(float* hs, float* hn, float* gates, const float* hProj, const float* bhn, long B, long H, long t,
-                           long j0, long j1) {
+                           long b0, long b1, long j0, long j1) {
   const long G = 3 * H, prev = t * B * H, next = prev + B * H;
-  for (long b = 0; b < B; b++) {
+  for (long b = b0; b < b1; b++) {
     float* __restrict g0 = gates + (t * B + b) * G;
     const float* __restrict p0 = hProj + b * G;
     float* __restrict hnRow = hn + prev + b * H;
@@ -471,9 +471,9 @@ static void gruForwardStep(float* hs, float* hn, float* gates, const float* hPro
 }
 
 static void gruBackwardStep(float* dgates, float* dgatesH, float* dbhn, float* dhNext, const float* gates, const float* hs,
-                            const float* hn, const float* dhs, long B, long H, long t, long j0, long j1) {
+                            const float* hn, const float* dhs, long B, long H, long t, long b0, long b1, long j0, long j1) {
   const long G = 3 * H, prev = t * B * H;
-  for (long b = 0; b < B; b++) {
+  for (long b = b0; b < b1; b++) {
     const float* __restrict g0 = gates + (t * B + b) * G;
     float* __restrict d0 = dgates + (t * B + b) * G;
     float* __restrict dH0 = dgatesH + (t * B + b) * G;
@@ -571,6 +571,144 @@ static void softmaxCrossEntropyBackward(float* logits, const int32_t* targets, l
   }
 }
 
+
+// --- the sampler's weights (float64) ----------------------------------------------------------------------------
+//
+// exp64 is the exponential of fdlibm's e_exp.c, the one V8 computes Math.exp with (src/base/ieee754.cc): the same
+// reduction x = k·ln2 + r, the same constants and the same operations in the same order, so every result is
+// Math.exp's to the bit and a sample drawn from these weights is the one the page draws from Math.exp's
+// (test/kernels-native.test.ts compares them over millions of arguments). Its constants are fdlibm's:
+//   Copyright (C) 1993 by Sun Microsystems, Inc. All rights reserved. Developed at SunSoft, a Sun Microsystems,
+//   Inc. business. Permission to use, copy, modify, and distribute this software is freely granted, provided that
+//   this notice is preserved.
+// expRow64 runs the common arguments (2^-28 ≤ |x| < 704, x ≠ 1) through one branch-free form of the operations, which
+// the compiler vectorizes, and sends the rest (0, tiny, huge, NaN, ±∞, 1) to exp64. The branch-free form is exp64's
+// for those arguments: without reduction (|x| ≤ ln2/2) it uses k = 0, where hi = x − 0·ln2hi = x and lo = 0 and
+// 1 − ((0 − x·c/(2 − c)) − x) is fdlibm's 1 − (x·c/(c − 2) − x) exactly (IEEE negation is exact); for
+// ln2/2 < |x| < 1.5·ln2, fdlibm's separate branch gives the k = ±1 and hi, lo the general one gives.
+
+constexpr double EXP_LN2_HI = 6.93147180369123816490e-01, EXP_LN2_LO = 1.90821492927058770002e-10;
+constexpr double EXP_INV_LN2 = 1.44269504088896338700e+00;
+constexpr double EXP_P1 = 1.66666666666666019037e-01, EXP_P2 = -2.77777777770155933842e-03,
+                 EXP_P3 = 6.61375632143793436117e-05, EXP_P4 = -1.65339022054652515390e-06,
+                 EXP_P5 = 4.13813679705723846039e-08;
+
+static double exp64(double x) {
+  const uint64_t bits = __builtin_bit_cast(uint64_t, x);
+  const uint32_t hx = uint32_t(bits >> 32) & 0x7FFFFFFFu;
+  const bool negative = (bits >> 63) != 0;
+  if (hx >= 0x40862E42u) {  // |x| ≥ 709.78…: NaN, ±∞, overflow, underflow
+    if (hx >= 0x7FF00000u) {
+      if (((hx & 0xFFFFFu) | uint32_t(bits)) != 0) return x + x;  // NaN
+      return negative ? 0.0 : x;
+    }
+    if (x > 7.09782712893383973096e+02) return INFINITY;
+    if (x < -7.45133219101941108420e+02) return 0.0;
+  }
+  double hi = 0.0, lo = 0.0;
+  int32_t k = 0;
+  if (hx > 0x3FD62E42u) {  // |x| > ln2/2
+    if (hx < 0x3FF0A2B2u) {  // and < 1.5·ln2
+      if (x == 1.0) return 2.718281828459045;
+      hi = negative ? x + EXP_LN2_HI : x - EXP_LN2_HI;
+      lo = negative ? -EXP_LN2_LO : EXP_LN2_LO;
+      k = negative ? -1 : 1;
+    } else {
+      k = int32_t(EXP_INV_LN2 * x + (negative ? -0.5 : 0.5));
+      const double t = k;
+      hi = x - t * EXP_LN2_HI;
+      lo = t * EXP_LN2_LO;
+    }
+    x = hi - lo;
+  } else if (hx < 0x3E300000u) {  // |x| < 2^-28
+    return 1.0 + x;
+  }
+  const double t = x * x;
+  const double c = x - t * (EXP_P1 + t * (EXP_P2 + t * (EXP_P3 + t * (EXP_P4 + t * EXP_P5))));
+  if (k == 0) return 1.0 - ((x * c) / (c - 2.0) - x);
+  const double y = 1.0 - ((lo - (x * c) / (2.0 - c)) - hi);
+  if (k >= -1021) {
+    if (k == 1024) return y * 2.0 * 8.988465674311579539e307;
+    return y * __builtin_bit_cast(double, uint64_t(int64_t(k) + 1023) << 52);
+  }
+  return y * __builtin_bit_cast(double, uint64_t(int64_t(k) + 1000 + 1023) << 52) * 9.33263618503218878990e-302;
+}
+
+static inline bool expFastLane(double x) {
+  const uint32_t hx = uint32_t(__builtin_bit_cast(uint64_t, x) >> 32) & 0x7FFFFFFFu;
+  return hx >= 0x3E300000u && hx < 0x40860000u && x != 1.0;
+}
+
+static inline double blend64(bool c, double a, double b) {  // blend's double twin
+  const uint64_t m = 0ull - uint64_t(c);
+  return __builtin_bit_cast(double, (__builtin_bit_cast(uint64_t, a) & m) | (__builtin_bit_cast(uint64_t, b) & ~m));
+}
+
+/** out[i] = exp64(x[i]) for i < n. */
+static void expRow64(double* __restrict out, const double* __restrict x, long n) {
+  int slow = 0;
+  for (long i = 0; i < n; i++) {
+    const double xi = x[i];
+    const uint32_t hx = uint32_t(__builtin_bit_cast(uint64_t, xi) >> 32) & 0x7FFFFFFFu;
+    slow |= int(hx < 0x3E300000u) | int(hx >= 0x40860000u) | int(xi == 1.0);
+    // lanes outside the fast range compute garbage here and are redone below; 0 keeps their conversion defined
+    const double xc = blend64(hx < 0x40860000u, xi, 0.0);
+    const int32_t reduced = int32_t(EXP_INV_LN2 * xc + __builtin_copysign(0.5, xc));
+    const int32_t k = reduced & -int32_t(hx > 0x3FD62E42u);
+    const double t = k;
+    const double hi = xc - t * EXP_LN2_HI;
+    const double lo = t * EXP_LN2_LO;
+    const double r = hi - lo;
+    const double rr = r * r;
+    const double c = r - rr * (EXP_P1 + rr * (EXP_P2 + rr * (EXP_P3 + rr * (EXP_P4 + rr * EXP_P5))));
+    const double y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+    out[i] = y * __builtin_bit_cast(double, uint64_t(int64_t(k) + 1023) << 52);
+  }
+  if (!slow) return;
+  for (long i = 0; i < n; i++) {
+    if (!expFastLane(x[i])) out[i] = exp64(x[i]);
+  }
+}
+
+/**
+ * The sampler's weights of `rows` rows of logits (rows × V), temperature sampling without top-k or top-p: per row,
+ * best = the first argmax, max = its logit, probs[v] = exp((logit_v − max) / temperature), sum = Σ probs in v order,
+ * and with `scored` modelSum = Σ exp(logit_v − max) in v order (probs[v] is then that exp itself at temperature 1).
+ * stats[4r …] = best, max, sum, modelSum (NaN unscored). Exactly src/core/sample.ts weigh's float64 operations; x is
+ * a row of scratch of V doubles.
+ */
+static void weighRows(const float* logits, long rows, long V, double temperature, bool scored, double* probs, double* stats,
+                      double* x) {
+  for (long r = 0; r < rows; r++) {
+    const float* __restrict row = logits + r * V;
+    double* __restrict p = probs + r * V;
+    long best = 0;
+    for (long v = 1; v < V; v++) best = row[v] > row[best] ? v : best;
+    const double max = row[best];
+    double modelSum = NAN;
+    if (scored) {
+      for (long v = 0; v < V; v++) x[v] = double(row[v]) - max;
+      expRow64(p, x, V);
+      modelSum = 0.0;
+      for (long v = 0; v < V; v++) modelSum += p[v];
+    }
+    if (!scored || temperature != 1.0) {
+      for (long v = 0; v < V; v++) x[v] = (double(row[v]) - max) / temperature;
+      expRow64(p, x, V);
+    }
+    // a NaN logit is not ≥ −∞ (weigh's top-k test with no top-k): its weight is 0
+    double sum = 0.0;
+    for (long v = 0; v < V; v++) {
+      if (!(row[v] >= -INFINITY)) p[v] = 0.0;
+      sum += p[v];
+    }
+    stats[4 * r] = double(best);
+    stats[4 * r + 1] = max;
+    stats[4 * r + 2] = sum;
+    stats[4 * r + 3] = modelSum;
+  }
+}
+
 }  // namespace CHARNN_NS
 
 const Table CHARNN_TABLE = {
@@ -591,6 +729,8 @@ const Table CHARNN_TABLE = {
   CHARNN_NS::addInPlace,
   CHARNN_NS::softmaxCrossEntropy,
   CHARNN_NS::softmaxCrossEntropyBackward,
+  CHARNN_NS::expRow64,
+  CHARNN_NS::weighRows,
 };
 
 }  // namespace charnn

@@ -53,17 +53,17 @@ struct Table {
   /** dst = op(B) (K×N) as panels; W is K×N, or N×K when transposed. */
   void (*packB)(float* dst, const float* W, long K, long N, bool transposed);
 
-  // cell steps over hidden units [j0, j1) of every stream (a thread's share; 0, H for all)
-  void (*lstmForwardStep)(float* hs, float* cs, float* tanhC, float* gates, long B, long H, long t, long j0, long j1);
+  // cell steps over streams [b0, b1) and hidden units [j0, j1) (a thread's share; 0, B, 0, H for all)
+  void (*lstmForwardStep)(float* hs, float* cs, float* tanhC, float* gates, long B, long H, long t, long b0, long b1, long j0, long j1);
   void (*lstmBackwardStep)(float* dgates, float* dcNext, const float* gates, const float* cs, const float* tanhC,
-                           const float* dhs, const float* dhNext, long B, long H, long t, long j0, long j1);
-  void (*rnnForwardStep)(float* hs, float* gates, long B, long H, long t, long j0, long j1);
+                           const float* dhs, const float* dhNext, long B, long H, long t, long b0, long b1, long j0, long j1);
+  void (*rnnForwardStep)(float* hs, float* gates, long B, long H, long t, long b0, long b1, long j0, long j1);
   void (*rnnBackwardStep)(float* dgates, const float* gates, const float* dhs, const float* dhNext, long B, long H, long t,
-                          long j0, long j1);
+                          long b0, long b1, long j0, long j1);
   void (*gruForwardStep)(float* hs, float* hn, float* gates, const float* hProj, const float* bhn, long B, long H, long t,
-                         long j0, long j1);
+                         long b0, long b1, long j0, long j1);
   void (*gruBackwardStep)(float* dgates, float* dgatesH, float* dbhn, float* dhNext, const float* gates, const float* hs,
-                          const float* hn, const float* dhs, long B, long H, long t, long j0, long j1);
+                          const float* hn, const float* dhs, long B, long H, long t, long b0, long b1, long j0, long j1);
 
   void (*embedRows)(float* out, long N, long G, const int32_t* ids, const float* W, const float* bias);
   void (*addBiasRows)(float* out, long N, long G, const float* bias);
@@ -74,6 +74,10 @@ struct Table {
   /** Rows become probabilities; returns Σ_r -log p[r, targets[r]] (float64). */
   double (*softmaxCrossEntropy)(float* logits, const int32_t* targets, long N, long V);
   void (*softmaxCrossEntropyBackward)(float* logits, const int32_t* targets, long N, long V, float scale);
+  /** out[i] = e^x[i], Math.exp's bits (fdlibm's exp, as V8's). */
+  void (*expRow64)(double* out, const double* x, long n);
+  /** The sampler's temperature weights of `rows` rows of logits: probs (rows × V) and stats (rows × 4); x: V doubles of scratch. */
+  void (*weighRows)(const float* logits, long rows, long V, double temperature, bool scored, double* probs, double* stats, double* x);
 };
 
 extern const Table avx512Table;
