@@ -396,6 +396,24 @@ describe.skipIf(!available)('the sampler\'s weights: Math.exp and weigh to the b
   }
 });
 
+describe.skipIf(!available)('the sampler\'s row gather', () => {
+  it('copies rows by index (repeated, reordered, offset) and refuses rows or ranges past the buffers', () => {
+    const k = createNativeKernels({ exact: true });
+    const random = createRandom('gather');
+    const [width, srcRows] = [37, 9];
+    const src = k.alloc(5 + srcRows * width), dst = k.alloc(3 + 12 * width);
+    fill(src, random); fill(dst, random);
+    const rows = Int32Array.from([4, 4, 0, 8, 3, 3, 3, 1, 8, 2]);
+    const expected = Float32Array.from(dst);
+    rows.forEach((row, r) => expected.set(src.subarray(5 + row * width, 5 + (row + 1) * width), 3 + r * width));
+    k.gatherRows(src, 5, dst, 3, rows, rows.length, width);
+    expect(dst).toEqual(expected);
+    expect(() => k.gatherRows(src, 5, dst, 3, Int32Array.from([srcRows]), 1, width)).toThrow(/outside/);
+    expect(() => k.gatherRows(src, 5, dst, 3 + 11 * width, rows, 2, width)).toThrow(/outside/);
+    expect(() => k.gatherRows(src, src.length, dst, 0, rows, 1, width)).toThrow(/outside/);
+  });
+});
+
 describe.skipIf(!available)('native kernels: buffers and argument checks', () => {
   const k = available ? createNativeKernels() : (undefined as unknown as NativeKernels);
 

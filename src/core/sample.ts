@@ -330,12 +330,12 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
   let states: RowStates = primed.state; // the states after the last step, from row statesRow0 on
   let statesRow0 = 0;
   const childRow = new Int32Array(V).fill(-1); // while reading row r: the next step's row of (state r, id), or -1
+  const from = new Int32Array(numSamples);     // next step's row → the row of the state it continues
 
   for (let n = 0; groups.length > 0; n++) {
     const uniform = n === 0 && context.length === 0; // nothing read: the first character is drawn uniformly
     const next: Stream[][] = [];
-    const from: number[] = [];   // next step's row → the row of the state it continues
-    const inputs: number[] = []; // next step's row → the character it reads
+    const inputs: number[] = []; // next step's row → the character it reads (and from[row]: the row of the state it continues)
     if (!uniform && rowWeights) rowWeights(logits, groups.length, V, temperature, scored, probs, stats);
     for (let r = 0; r < groups.length; r++) {
       const row = r * V;
@@ -359,8 +359,8 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
         let child = childRow[id];
         if (child < 0) {
           childRow[id] = child = next.length;
+          from[next.length] = r;
           next.push([]);
-          from.push(r);
           inputs.push(id);
         }
         next[child].push(stream);
@@ -370,7 +370,7 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
     if (next.length === 0) break;
     const pass = passView(n % 2 === 0 ? even : odd, next.length);
     const into = layerStates(pass);
-    copyStateRows(net, states, statesRow0, from, into, 0);
+    copyStateRows(net, states, statesRow0, from, next.length, into, 0);
     for (let r = 0; r < next.length; r++) pass.inputs[r] = inputs[r];
     forwardLogits(net, pass, null);
     logits = pass.logits;
@@ -460,19 +460,30 @@ export function endsWith(ids: readonly number[], tail: readonly number[]): boole
  * are; `out` is not `state`). In beam search `from` may repeat and reorder rows.
  */
 export function gatherRows(net: Network, state: CarriedState, from: readonly number[], out: CarriedState): void {
-  copyStateRows(net, state, 0, from, out, 0);
+  copyStateRows(net, state, 0, from, from.length, out, 0);
 }
 
 /**
- * Row outRow0 + r of every layer's h (and, for lstm, c) in `out` = row srcRow0 + from[r] of `src`'s. Consecutive
- * source rows are copied as one run (in sampleMany `from` ascends: the streams still going, in order).
+ * Row outRow0 + r of every layer's h (and, for lstm, c) in `out` = row srcRow0 + from[r] of `src`'s, r < n. In one
+ * kernel call per array where the kernels gather rows (sampleMany's steps copy a few hundred rows, most of them
+ * runs of one: a call each cost ~90 ns), else consecutive source rows as one run.
  */
-function copyStateRows(net: Network, src: RowStates, srcRow0: number, from: readonly number[], out: RowStates, outRow0: number): void {
+function copyStateRows(
+  net: Network, src: RowStates, srcRow0: number, from: ArrayLike<number>, n: number, out: RowStates, outRow0: number,
+): void {
   const H = net.config.hiddenSize;
   const lstm = net.config.cell === 'lstm';
-  for (let r = 0; r < from.length;) {
+  const gather = net.kernels.gatherRows;
+  if (gather && from instanceof Int32Array) {
+    for (let l = 0; l < net.config.layers; l++) {
+      gather(src.h[l], srcRow0 * H, out.h[l], outRow0 * H, from, n, H);
+      if (lstm) gather(src.c[l], srcRow0 * H, out.c[l], outRow0 * H, from, n, H);
+    }
+    return;
+  }
+  for (let r = 0; r < n;) {
     let end = r + 1;
-    while (end < from.length && from[end] === from[end - 1] + 1) end++;
+    while (end < n && from[end] === from[end - 1] + 1) end++;
     for (let l = 0; l < net.config.layers; l++) {
       copyFloats(src.h[l], (srcRow0 + from[r]) * H, out.h[l], (outRow0 + r) * H, (end - r) * H);
       if (lstm) copyFloats(src.c[l], (srcRow0 + from[r]) * H, out.c[l], (outRow0 + r) * H, (end - r) * H);

@@ -150,4 +150,10 @@ export interface Kernels {
    * Σ_v probs in v order, and with `scored` Σ_v Math.exp(logit_v - max) in v order (else NaN). temperature > 0.
    */
   weighRows?(logits: FloatArray, rows: number, V: number, temperature: number, scored: boolean, probs: Float64Array, stats: Float64Array): void;
+
+  /**
+   * Optional, for the many-stream sampler: dst[dstOff + r·width …] = src[srcOff + rows[r]·width …], width floats, for
+   * r < n (rows may repeat; dst is not src). One call where a copy per row costs a call each.
+   */
+  gatherRows?(src: FloatArray, srcOff: number, dst: FloatArray, dstOff: number, rows: Int32Array, n: number, width: number): void;
 }

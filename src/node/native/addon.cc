@@ -670,6 +670,28 @@ napi_value WeighRows(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+// gatherRows(ctx, src, srcOff, dst, dstOff, rows, n, width): dst row r = src row rows[r], r < n (rows of `width`)
+napi_value GatherRows(napi_env env, napi_callback_info info) {
+  Call call(env, info, 8);
+  if (!call.ok()) return nullptr;
+  F32 src, dst;
+  I32 rows;
+  long srcOff, dstOff, n, width;
+  if (!call.f32(1, "src", &src) || !call.num(2, "srcOff", &srcOff) || !call.f32(3, "dst", &dst) || !call.num(4, "dstOff", &dstOff) ||
+      !call.i32(5, "rows", &rows) || !call.num(6, "n", &n) || !call.num(7, "width", &width)) {
+    return nullptr;
+  }
+  if (n == 0 || width == 0) return undefinedValue(env);
+  if (!inside(env, dst.length, dstOff, dstOff + n * width - 1, "dst") || !inside(env, src.length, srcOff, srcOff + width - 1, "src") ||
+      !idsInRange(env, rows, n, (long(src.length) - srcOff) / width, "rows")) {
+    return nullptr;
+  }
+  const float* from = src.data + srcOff;
+  float* to = dst.data + dstOff;
+  for (long r = 0; r < n; r++) std::memmove(to + r * width, from + long(rows.data[r]) * width, size_t(width) * sizeof(float));
+  return undefinedValue(env);
+}
+
 // softmaxCrossEntropyBackward(ctx, logits, targets, N, V, scale)
 napi_value SoftmaxCrossEntropyBackward(napi_env env, napi_callback_info info) {
   Call call(env, info, 6);
@@ -788,6 +810,7 @@ napi_value Init(napi_env env, napi_value exports) {
     {"softmaxCrossEntropyBackward", nullptr, SoftmaxCrossEntropyBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"expRow64", nullptr, ExpRow64, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"weighRows", nullptr, WeighRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"gatherRows", nullptr, GatherRows, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return exports;

@@ -52,6 +52,7 @@ export interface NativeKernels extends Kernels {
   /** How often the measurement changed `threads`. */
   readonly threadSwitches: number;
   weighRows(logits: FloatArray, rows: number, V: number, temperature: number, scored: boolean, probs: Float64Array, stats: Float64Array): void;
+  gatherRows(src: FloatArray, srcOff: number, dst: FloatArray, dstOff: number, rows: Int32Array, n: number, width: number): void;
   /** out[i] = e^x[i] for i < n, with weighRows' exponential (fdlibm's, Math.exp's bits): for its test against Math.exp. */
   expRow64(x: Float64Array, out: Float64Array, n: number): void;
 }
@@ -96,6 +97,7 @@ interface Addon {
   softmaxCrossEntropyBackward(ctx: Context, logits: FloatArray, targets: Int32Array, N: number, V: number, scale: number): void;
   expRow64(ctx: Context, x: Float64Array, out: Float64Array, n: number): void;
   weighRows(ctx: Context, logits: FloatArray, rows: number, V: number, temperature: number, scored: boolean, probs: Float64Array, stats: Float64Array): void;
+  gatherRows(ctx: Context, src: FloatArray, srcOff: number, dst: FloatArray, dstOff: number, rows: Int32Array, n: number, width: number): void;
 }
 
 const FORM_NN = 0, FORM_NT = 1, FORM_TN = 2;
@@ -210,6 +212,7 @@ export function createNativeKernels(options: NativeKernelsOptions = {}): NativeK
     softmaxCrossEntropyBackward: (logits, targets, N, V, scale) => a.softmaxCrossEntropyBackward(ctx, logits, targets, N, V, scale),
     weighRows: (logits, rows, V, temperature, scored, probs, stats) => a.weighRows(ctx, logits, rows, V, temperature, scored, probs, stats),
     expRow64: (x, out, n) => a.expRow64(ctx, x, out, n),
+    gatherRows: (src, srcOff, dst, dstOff, rows, n, width) => a.gatherRows(ctx, src, srcOff, dst, dstOff, rows, n, width),
   };
 }
 
@@ -254,5 +257,6 @@ export function withNativeExact(base: Kernels, exact: NativeKernels): Kernels {
     softmaxCrossEntropy: base.softmaxCrossEntropy,
     softmaxCrossEntropyBackward: base.softmaxCrossEntropyBackward,
     weighRows: exact.weighRows,
+    gatherRows: exact.gatherRows,
   };
 }
