@@ -164,6 +164,19 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     await page.close();
   });
 
+  it('Samples above 1 makes them side by side, a line each: what charnn sample --num-samples prints', async () => {
+    const page = await open('names.html', '?prime=Ma&temp=0.8&length=40&seed=7&stop=%0A&samples=12&run');
+    const text = await outputWhenDone(page);
+    const expected = (await cli(['sample', '-c', model, '--prime', 'Ma', '--temp', '0.8', '-n', '40', '--seed', '7', '--stop', '\n', '--num-samples', '12'])).text;
+    expect(text).toBe(expected);
+    expect(text.split('\n')).toHaveLength(13); // 12 lines and the empty rest after the last newline
+    await page.close();
+    // a link asking for too many is refused in one sentence (the form's own bounds stop typed ones)
+    const refused = await open('names.html', '?samples=20000&run');
+    await expect.poll(() => refused.locator('#message').textContent()).toBe('Samples must be a whole number from 1 to 10,000.');
+    await refused.close();
+  });
+
   it('a damaged checkpoint, a file that is not one, and a text with nothing to learn each give their sentence', async () => {
     const page = await open('names.html');
     await page.waitForSelector('#model-info[data-bytes]');

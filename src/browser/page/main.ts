@@ -173,10 +173,19 @@ function readSampleRequest(): SampleRequest | null {
   if (seedText === '') input('seed').value = String(seed);
   const stop = unescapeField(input('stop').value);
   const prime = input('prime').value;
-  return { prime: prime === '' ? undefined : prime, temperature, topK, topP, length, seed, stop: stop === '' ? undefined : stop };
+  const samples = Number(input('samples').value.trim() || '1');
+  if (!(Number.isSafeInteger(samples) && samples >= 1 && samples <= MAX_SAMPLES)) {
+    return invalid(`Samples must be a whole number from 1 to ${MAX_SAMPLES.toLocaleString('en-US')}.`);
+  }
+  const request: SampleRequest = { prime: prime === '' ? undefined : prime, temperature, topK, topP, length, seed, stop: stop === '' ? undefined : stop };
+  if (samples > 1) request.samples = samples;
+  return request;
 }
 
-/** The settings as URL parameters (prime, temp, topk, topp, length, seed, stop; run generates). */
+/** Samples side by side the page makes at once (the CLI has no limit; the page's are made in one uninterruptible call). */
+const MAX_SAMPLES = 10_000;
+
+/** The settings as URL parameters (prime, temp, topk, topp, length, seed, stop, samples above 1; run generates). */
 function linkFor(request: SampleRequest, run: boolean): string {
   const params = new URLSearchParams();
   if (request.prime !== undefined) params.set('prime', request.prime);
@@ -186,6 +195,7 @@ function linkFor(request: SampleRequest, run: boolean): string {
   params.set('length', String(request.length));
   params.set('seed', String(request.seed));
   if (request.stop !== undefined) params.set('stop', request.stop);
+  if (request.samples !== undefined) params.set('samples', String(request.samples));
   let query = params.toString();
   if (run) query += '&run';
   return `${location.href.split(/[?#]/)[0]}?${query}`;
@@ -221,6 +231,7 @@ function applyUrlSettings(): void {
   set('length', 'length');
   set('seed', 'seed');
   set('stop', 'stop', escapeField);
+  set('samples', 'samples');
   pendingRun = params.has('run');
 }
 

@@ -25,6 +25,8 @@ export interface SampleRequest {
   length: number;
   seed: number;
   stop?: string;
+  /** n > 1: n samples side by side (charnn sample --num-samples n), each on its own line; sample i has seed + i. */
+  samples?: number;
 }
 
 export interface TrainSettings {

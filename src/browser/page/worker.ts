@@ -63,6 +63,15 @@ async function sample(request: Extract<ToWorker, { type: 'sample' }>['request'])
   validateSampleOptions(options);
   // checked before anything is shown, as the CLI checks before it prints
   if (options.prime) primeIds(options.prime, model.vocab);
+  if (options.samples !== undefined && options.samples > 1) {
+    // as charnn sample --num-samples prints them: prime and sample, a line each (no second newline after one's own)
+    for (const { text } of model.sampleMany({ ...options, numSamples: options.samples, logprob: false })) {
+      const line = (options.prime ?? '') + text;
+      post({ type: 'text', text: line.endsWith('\n') ? line : `${line}\n` });
+    }
+    post({ type: 'done', stopped: false });
+    return;
+  }
   post({ type: 'text', text: options.prime ?? '' });
   for await (const chunk of streamSample(model, options)) {
     post({ type: 'text', text: chunk });
