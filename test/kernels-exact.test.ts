@@ -196,6 +196,15 @@ describe.skipIf(!available)('sampling on the native products: the text of the pl
       const got = sampleMany(b, vocab, many);
       expect(got.map((s) => s.ids)).toEqual(expected.map((s) => s.ids));
       expect(got.map((s) => s.logprob)).toEqual(expected.map((s) => s.logprob));
+      // top-k and top-p: the native weights sort and cut as weigh does
+      for (const cut of [{ topK: 7 }, { topP: 0.8 }, { topK: 12, topP: 0.6 }]) {
+        const single = { ...options, ...cut, length: 800 };
+        expect([...sampleIds(b, vocab, single)], JSON.stringify(cut)).toEqual([...sampleIds(a, vocab, single)]);
+        const side = { ...many, ...cut };
+        const mine = sampleMany(b, vocab, side), theirs = sampleMany(a, vocab, side);
+        expect(mine.map((s) => s.ids), JSON.stringify(cut)).toEqual(theirs.map((s) => s.ids));
+        expect(mine.map((s) => s.logprob), JSON.stringify(cut)).toEqual(theirs.map((s) => s.logprob));
+      }
     });
   }
 });

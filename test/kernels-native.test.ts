@@ -367,27 +367,46 @@ describe.skipIf(!available)('the sampler\'s weights: Math.exp and weigh to the b
       expect(checked).toBe(5 * n);
     });
 
-    it(`${isa}: weighRows gives weigh's weights, sum, argmax and normaliser`, () => {
+    it(`${isa}: weighRows gives weigh's weights, sum, argmax and normaliser, with and without top-k and top-p`, () => {
       const random = createRandom(`weigh-${isa}`);
       for (const V of [2, 5, 54, 65, 257]) {
-        const rows = 9;
+        const rows = 10;
         const logits = k.alloc(rows * V);
         for (let r = 0; r < rows; r++) {
-          const spread = [0, 1e-6, 0.5, 8, 40, 1e4][r % 6]; // equal logits, near-ties, a confident row, a far tail
-          for (let v = 0; v < V; v++) logits[r * V + v] = Math.fround((random() - 0.5) * spread + (r === 7 ? 30 : 0));
+          // equal logits, near-ties, a confident row, a far tail; row 9 takes few values (ties at the top-k edge)
+          const spread = [0, 1e-6, 0.5, 8, 40, 1e4][r % 6];
+          for (let v = 0; v < V; v++) {
+            logits[r * V + v] = r === 9 ? [1, 2, 2, 3][v % 4] : Math.fround((random() - 0.5) * spread + (r === 7 ? 30 : 0));
+          }
         }
-        logits[8 * V + (V >> 1)] = NaN; // a broken row is weighed the same way too
-        for (const temperature of [1, 0.8, 0.05, 2.5, 1e-7]) {
-          for (const scored of [false, true]) {
-            const probs = new Float64Array(rows * V), stats = new Float64Array(4 * rows);
-            k.weighRows(logits, rows, V, temperature, scored, probs, stats);
-            const expected = new Float64Array(V), w = weighed();
-            for (let r = 0; r < rows; r++) {
-              weigh(logits, r * V, V, temperature, V, 1, expected, null, scored, w);
-              const what = `V ${V}, T ${temperature}, ${scored ? 'scored' : 'unscored'}, row ${r}`;
-              expect(probs.subarray(r * V, (r + 1) * V), what).toEqual(expected);
-              expect([stats[4 * r], stats[4 * r + 1], stats[4 * r + 2]], what).toEqual([w.best, w.max, w.sum]);
-              if (scored) expect(Math.log(stats[4 * r + 3]), what).toBe(w.logNorm);
+        logits[8 * V + (V >> 1)] = NaN; // a broken row: weighed the same way, or (under top-k, top-p) left to weigh
+        const cuts: Array<[number, number]> = [[V, 1], [2, 1], [Math.ceil(V / 3), 1], [V, 0.9], [V, 0.3], [Math.ceil(V / 2), 0.7], [V, 1e-9]];
+        // a p whose nucleus at temperature 1 ends within keepNucleus's slack of the target (row 3's two likeliest
+        // make 1 - 5e-7 of p): a different slack gives a different nucleus there
+        if (V > 2) {
+          const weights = new Float64Array(V), w = weighed();
+          weigh(logits, 3 * V, V, 1, V, 1, weights, null, false, w);
+          const [first, second] = [...weights].sort((a, b) => b - a);
+          cuts.push([V, (first + second) / w.sum / (1 - 5e-7)]);
+        }
+        for (const [topK, topP] of cuts) {
+          if (topK < 2) continue;
+          for (const temperature of [1, 0.8, 0.05, 2.5, 1e-7]) {
+            for (const scored of [false, true]) {
+              const probs = new Float64Array(rows * V), stats = new Float64Array(4 * rows);
+              k.weighRows(logits, rows, V, temperature, topK, topP, scored, probs, stats);
+              const expected = new Float64Array(V), order = new Int32Array(V), w = weighed();
+              for (let r = 0; r < rows; r++) {
+                const what = `V ${V}, top-k ${topK}, top-p ${topP}, T ${temperature}, ${scored ? 'scored' : 'unscored'}, row ${r}`;
+                if (r === 8 && (topK < V || topP < 1)) {
+                  expect(stats[4 * r], what).toBe(-1);
+                  continue;
+                }
+                weigh(logits, r * V, V, temperature, topK, topP, expected, order, scored, w);
+                expect(probs.subarray(r * V, (r + 1) * V), what).toEqual(expected);
+                expect([stats[4 * r], stats[4 * r + 1], stats[4 * r + 2]], what).toEqual([w.best, w.max, w.sum]);
+                if (scored) expect(Math.log(stats[4 * r + 3]), what).toBe(w.logNorm);
+              }
             }
           }
         }

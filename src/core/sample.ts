@@ -83,7 +83,7 @@ function* sampleSingle(net: Network, vocab: Vocab, options: SampleOptions, rando
   const probs = new Float64Array(V);
   const order = topK < V || topP < 1 ? new Int32Array(V) : null;
   const w = weighed();
-  const rowWeights = kernelWeights(net, temperature, topK, topP);
+  const rowWeights = kernelWeights(net, temperature, topK);
   const stats = new Float64Array(4);
 
   const context = contextIds(vocab, options.prime);
@@ -100,12 +100,8 @@ function* sampleSingle(net: Network, vocab: Vocab, options: SampleOptions, rando
     let next: number;
     if (n === 0 && context.length === 0) next = Math.floor(random() * V);
     else {
-      if (rowWeights) {
-        rowWeights(pass.logits, 1, V, temperature, false, probs, stats);
-        weighedRow(stats, 0, false, w);
-      } else {
-        weigh(pass.logits, 0, V, temperature, topK, topP, probs, order, false, w);
-      }
+      if (rowWeights) rowWeights(pass.logits, 1, V, temperature, topK, topP, false, probs, stats);
+      if (!rowWeights || !weighedRow(stats, 0, false, w)) weigh(pass.logits, 0, V, temperature, topK, topP, probs, order, false, w);
       next = draw(probs, 0, V, w, random);
     }
     yield next;
@@ -212,21 +208,24 @@ function draw(probs: Float64Array, at: number, V: number, w: Weighed, random: ()
 
 /**
  * The kernels' twin of weigh for many rows at once (Kernels.weighRows: the same float64 operations, Math.exp's
- * bits), where they have one and weigh would take its plain branch: temperature above 0, no top-k or top-p. Else null.
+ * bits), where they have one and weigh would not be greedy (temperature 0, top-k 1). Else null.
  */
-function kernelWeights(net: Network, temperature: number, topK: number, topP: number): Network['kernels']['weighRows'] | null {
-  const V = net.config.vocabSize;
-  // (weigh is greedy at top-k 1, which a one-character vocabulary's top-k V is)
-  return net.kernels.weighRows && temperature > 0 && topK === V && V > 1 && topP === 1 ? net.kernels.weighRows : null;
+function kernelWeights(net: Network, temperature: number, topK: number): Network['kernels']['weighRows'] | null {
+  return net.kernels.weighRows && temperature > 0 && topK > 1 ? net.kernels.weighRows : null;
 }
 
-/** w = what weighRows found for row r (its stats[4r …]), as weigh would have left it. */
-function weighedRow(stats: Float64Array, r: number, scored: boolean, w: Weighed): void {
+/**
+ * w = what weighRows found for row r (its stats[4r …]), as weigh would have left it; false for a row it left to
+ * weigh (a NaN logit under top-k or top-p).
+ */
+function weighedRow(stats: Float64Array, r: number, scored: boolean, w: Weighed): boolean {
+  if (stats[4 * r] < 0) return false;
   w.best = stats[4 * r];
   w.max = stats[4 * r + 1];
   w.sum = stats[4 * r + 2];
   w.greedy = false;
   if (scored) w.logNorm = Math.log(stats[4 * r + 3]);
+  return true;
 }
 
 /** Relative slack when the nucleus sum meets p: probabilities come from float32 logits, so 0.5 + 0.3 may miss 0.8. */
@@ -306,7 +305,7 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
   const scored = options.logprob !== false;
   const w = weighed();
   // the weights of every row of a step in one kernel call where the kernels can (probs: row r at r·V), else by weigh
-  const rowWeights = kernelWeights(net, temperature, topK, topP);
+  const rowWeights = kernelWeights(net, temperature, topK);
   const probs = new Float64Array(rowWeights ? numSamples * V : V);
   const stats = new Float64Array(rowWeights ? 4 * numSamples : 0);
   const stopIds = options.stop !== undefined ? primeIdsOrNull(options.stop, vocab) : null;
@@ -336,13 +335,12 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
     const uniform = n === 0 && context.length === 0; // nothing read: the first character is drawn uniformly
     const next: Stream[][] = [];
     const inputs: number[] = []; // next step's row → the character it reads (and from[row]: the row of the state it continues)
-    if (!uniform && rowWeights) rowWeights(logits, groups.length, V, temperature, scored, probs, stats);
+    if (!uniform && rowWeights) rowWeights(logits, groups.length, V, temperature, topK, topP, scored, probs, stats);
     for (let r = 0; r < groups.length; r++) {
       const row = r * V;
       const at = rowWeights ? row : 0; // where row r's weights are in probs
-      if (!uniform) {
-        if (rowWeights) weighedRow(stats, r, scored, w);
-        else weigh(logits, row, V, temperature, topK, topP, probs, order, scored, w);
+      if (!uniform && !(rowWeights && weighedRow(stats, r, scored, w))) {
+        weigh(logits, row, V, temperature, topK, topP, rowWeights ? probs.subarray(at, at + V) : probs, order, scored, w);
       }
       const firstChild = next.length;
       for (const stream of groups[r]) {

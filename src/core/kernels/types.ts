@@ -144,12 +144,16 @@ export interface Kernels {
   // --- the sampler's weights (float64, as JavaScript computes them) ---
 
   /**
-   * Optional, for the sampler: the temperature weights of `rows` rows of logits (rows, V), without top-k or top-p,
-   * exactly the float64 operations of sample.ts's weigh (its twin), with an exponential that is Math.exp's to the
-   * bit: per row r, probs[r·V + v] = Math.exp((logit_v - max) / temperature) and stats[4r …] = the first argmax, max,
-   * Σ_v probs in v order, and with `scored` Σ_v Math.exp(logit_v - max) in v order (else NaN). temperature > 0.
+   * Optional, for the sampler: sample.ts weigh (its twin) for `rows` rows of logits (rows, V) at once, a temperature
+   * above 0 and top-k 2 … V (V: none), top-p in (0, 1] (1: none); exactly weigh's float64 operations, with an
+   * exponential that is Math.exp's to the bit. Row r's weights go to probs[r·V …], and stats[4r …] = the first
+   * argmax, max, Σ of the weights (the nucleus's under top-p), and with `scored` Σ_v Math.exp(logit_v - max) in v
+   * order (else NaN). stats[4r] = -1: a row with a NaN logit under top-k or top-p, not weighed (weigh it in JS).
    */
-  weighRows?(logits: FloatArray, rows: number, V: number, temperature: number, scored: boolean, probs: Float64Array, stats: Float64Array): void;
+  weighRows?(
+    logits: FloatArray, rows: number, V: number, temperature: number, topK: number, topP: number, scored: boolean,
+    probs: Float64Array, stats: Float64Array,
+  ): void;
 
   /**
    * Optional, for the many-stream sampler: dst[dstOff + r·width …] = src[srcOff + rows[r]·width …], width floats, for

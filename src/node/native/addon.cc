@@ -642,31 +642,36 @@ napi_value ExpRow64(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
-// weighRows(ctx, logits, rows, V, temperature, scored, probs, stats)
+// weighRows(ctx, logits, rows, V, temperature, topK, topP, scored, probs, stats)
 napi_value WeighRows(napi_env env, napi_callback_info info) {
-  Call call(env, info, 8);
+  Call call(env, info, 10);
   if (!call.ok()) return nullptr;
   F32 logits;
   F64 probs, stats;
-  long rows, V;
-  double temperature = 0;
+  long rows, V, topK;
+  double temperature = 0, topP = 0;
   bool scored = false;
-  if (!call.f32(1, "logits", &logits) || !call.num(2, "rows", &rows) || !call.num(3, "V", &V) ||
-      !call.flag(5, &scored) || !call.f64(6, "probs", &probs) || !call.f64(7, "stats", &stats)) {
+  if (!call.f32(1, "logits", &logits) || !call.num(2, "rows", &rows) || !call.num(3, "V", &V) || !call.num(5, "topK", &topK) ||
+      !call.flag(7, &scored) || !call.f64(8, "probs", &probs) || !call.f64(9, "stats", &stats)) {
     return nullptr;
   }
   if (napi_get_value_double(env, call.argv[4], &temperature) != napi_ok || !(temperature > 0)) {
     return fail(env, "native kernels: the temperature must be a positive number", false), nullptr;
   }
+  if (napi_get_value_double(env, call.argv[6], &topP) != napi_ok || !(topP > 0 && topP <= 1)) {
+    return fail(env, "native kernels: top-p must be above 0 and at most 1", false), nullptr;
+  }
   if (rows == 0 || V == 0) return undefinedValue(env);
+  if (!(topK >= 2 && topK <= V)) return fail(env, "native kernels: top-k must be 2 … V (1 is greedy: no weights)", false), nullptr;
   if (!inside(env, logits.length, 0, rows * V - 1, "logits") || !inside(env, probs.length, 0, rows * V - 1, "probs") ||
       !inside(env, stats.length, 0, 4 * rows - 1, "stats")) {
     return nullptr;
   }
-  thread_local std::vector<double> scratch;
-  if (scratch.size() < size_t(V)) scratch.resize(size_t(V));
+  thread_local std::vector<double> x;
+  thread_local std::vector<int32_t> order;
+  if (x.size() < size_t(V)) x.resize(size_t(V)), order.resize(size_t(V));
   IeeeGuard ieee;
-  call.context->table->weighRows(logits.data, rows, V, temperature, scored, probs.data, stats.data, scratch.data());
+  call.context->table->weighRows(logits.data, rows, V, temperature, topK, topP, scored, probs.data, stats.data, x.data(), order.data());
   return undefinedValue(env);
 }
 

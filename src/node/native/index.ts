@@ -51,7 +51,9 @@ export interface NativeKernels extends Kernels {
   readonly threads: number;
   /** How often the measurement changed `threads`. */
   readonly threadSwitches: number;
-  weighRows(logits: FloatArray, rows: number, V: number, temperature: number, scored: boolean, probs: Float64Array, stats: Float64Array): void;
+  weighRows(
+    logits: FloatArray, rows: number, V: number, temperature: number, topK: number, topP: number, scored: boolean, probs: Float64Array, stats: Float64Array,
+  ): void;
   gatherRows(src: FloatArray, srcOff: number, dst: FloatArray, dstOff: number, rows: Int32Array, n: number, width: number): void;
   /** out[i] = e^x[i] for i < n, with weighRows' exponential (fdlibm's, Math.exp's bits): for its test against Math.exp. */
   expRow64(x: Float64Array, out: Float64Array, n: number): void;
@@ -96,7 +98,10 @@ interface Addon {
   softmaxCrossEntropy(ctx: Context, logits: FloatArray, targets: Int32Array, N: number, V: number): number;
   softmaxCrossEntropyBackward(ctx: Context, logits: FloatArray, targets: Int32Array, N: number, V: number, scale: number): void;
   expRow64(ctx: Context, x: Float64Array, out: Float64Array, n: number): void;
-  weighRows(ctx: Context, logits: FloatArray, rows: number, V: number, temperature: number, scored: boolean, probs: Float64Array, stats: Float64Array): void;
+  weighRows(
+    ctx: Context, logits: FloatArray, rows: number, V: number, temperature: number, topK: number, topP: number, scored: boolean,
+    probs: Float64Array, stats: Float64Array,
+  ): void;
   gatherRows(ctx: Context, src: FloatArray, srcOff: number, dst: FloatArray, dstOff: number, rows: Int32Array, n: number, width: number): void;
 }
 
@@ -210,7 +215,8 @@ export function createNativeKernels(options: NativeKernelsOptions = {}): NativeK
     addInPlace: (out, x, n) => a.addInPlace(ctx, out, x, n),
     softmaxCrossEntropy: (logits, targets, N, V) => a.softmaxCrossEntropy(ctx, logits, targets, N, V),
     softmaxCrossEntropyBackward: (logits, targets, N, V, scale) => a.softmaxCrossEntropyBackward(ctx, logits, targets, N, V, scale),
-    weighRows: (logits, rows, V, temperature, scored, probs, stats) => a.weighRows(ctx, logits, rows, V, temperature, scored, probs, stats),
+    weighRows: (logits, rows, V, temperature, topK, topP, scored, probs, stats) =>
+      a.weighRows(ctx, logits, rows, V, temperature, topK, topP, scored, probs, stats),
     expRow64: (x, out, n) => a.expRow64(ctx, x, out, n),
     gatherRows: (src, srcOff, dst, dstOff, rows, n, width) => a.gatherRows(ctx, src, srcOff, dst, dstOff, rows, n, width),
   };

@@ -670,18 +670,90 @@ static void expRow64(double* __restrict out, const double* __restrict x, long n)
   }
 }
 
+/** The k-th largest (1 ≤ k ≤ n) of x[0 … n), no NaN among them: a quickselect, reordering x. */
+static double kthLargest(double* x, long n, long k) {
+  long lo = 0, hi = n - 1;
+  const long want = k - 1;
+  while (lo < hi) {
+    const double pivot = x[lo + (hi - lo) / 2];
+    long i = lo, j = hi;
+    while (i <= j) {  // descending: left of i ≥ pivot, right of j ≤ pivot
+      while (x[i] > pivot) i++;
+      while (x[j] < pivot) j--;
+      if (i <= j) {
+        const double t = x[i];
+        x[i] = x[j];
+        x[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else return x[want];  // between j and i every value is the pivot
+  }
+  return x[lo];
+}
+
+/** sample.ts NUCLEUS_SLACK: the nucleus may fall short of p by this share of the sum. */
+constexpr double NUCLEUS_SLACK = 1e-6;
+
 /**
- * The sampler's weights of `rows` rows of logits (rows × V), temperature sampling without top-k or top-p: per row,
- * best = the first argmax, max = its logit, probs[v] = exp((logit_v − max) / temperature), sum = Σ probs in v order,
- * and with `scored` modelSum = Σ exp(logit_v − max) in v order (probs[v] is then that exp itself at temperature 1).
- * stats[4r …] = best, max, sum, modelSum (NaN unscored). Exactly src/core/sample.ts weigh's float64 operations; x is
- * a row of scratch of V doubles.
+ * sample.ts keepNucleus: zeroes every weight outside the smallest set of the largest (ties: lower id first) whose
+ * sum reaches topP of `sum`, returning the set's sum, added up largest first as keepNucleus adds it. The order is
+ * total, so taking the weights off a heap gives keepNucleus's sorted order and its sum to the bit.
  */
-static void weighRows(const float* logits, long rows, long V, double temperature, bool scored, double* probs, double* stats,
-                      double* x) {
+static double keepNucleus(double* p, long V, double sum, double topP, int32_t* heap) {
+  const auto before = [p](int32_t a, int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); };
+  const auto siftDown = [&](long i, long n) {
+    for (;;) {
+      const long l = 2 * i + 1, r = l + 1;
+      long top = i;
+      if (l < n && before(heap[l], heap[top])) top = l;
+      if (r < n && before(heap[r], heap[top])) top = r;
+      if (top == i) return;
+      const int32_t t = heap[i];
+      heap[i] = heap[top];
+      heap[top] = t;
+      i = top;
+    }
+  };
+  for (long v = 0; v < V; v++) heap[v] = int32_t(v);
+  for (long i = V / 2 - 1; i >= 0; i--) siftDown(i, V);
+  const double target = topP * sum * (1.0 - NUCLEUS_SLACK);
+  double kept = 0.0;
+  long n = V;
+  while (n > 0 && kept < target && p[heap[0]] > 0.0) {
+    kept += p[heap[0]];
+    heap[0] = heap[--n];
+    siftDown(0, n);
+  }
+  for (long i = 0; i < n; i++) p[heap[i]] = 0.0;
+  return kept;
+}
+
+/**
+ * The sampler's weights of `rows` rows of logits (rows × V), weigh's (src/core/sample.ts) for a temperature above 0
+ * and top-k above 1: per row, best = the first argmax, max = its logit, probs[v] = exp((logit_v − max) / temperature)
+ * for the topK largest logits (ties at the k-th all in; topK = V: all), then only the nucleus of topP (1: all);
+ * sum = Σ probs in v order, or the nucleus's sum; with `scored` modelSum = Σ_v exp(logit_v − max) in v order (NaN
+ * unscored). stats[4r …] = best, max, sum, modelSum; best = −1 for a row with a NaN logit under top-k or top-p,
+ * whose sorts weigh defines only by its own sorting (the caller weighs such a row itself). Exactly weigh's float64
+ * operations; x (V doubles) and order (V ints) are scratch.
+ */
+static void weighRows(const float* logits, long rows, long V, double temperature, long topK, double topP, bool scored,
+                      double* probs, double* stats, double* x, int32_t* order) {
   for (long r = 0; r < rows; r++) {
     const float* __restrict row = logits + r * V;
     double* __restrict p = probs + r * V;
+    if (topK < V || topP < 1.0) {
+      bool nan = false;
+      for (long v = 0; v < V; v++) nan |= row[v] != row[v];
+      if (nan) {
+        stats[4 * r] = -1.0;
+        continue;
+      }
+    }
     long best = 0;
     for (long v = 1; v < V; v++) best = row[v] > row[best] ? v : best;
     const double max = row[best];
@@ -696,12 +768,18 @@ static void weighRows(const float* logits, long rows, long V, double temperature
       for (long v = 0; v < V; v++) x[v] = (double(row[v]) - max) / temperature;
       expRow64(p, x, V);
     }
-    // a NaN logit is not ≥ −∞ (weigh's top-k test with no top-k): its weight is 0
+    // weigh keeps logit ≥ the k-th largest (−∞ without top-k: a NaN logit then gets weight 0)
+    double threshold = -INFINITY;
+    if (topK < V) {
+      for (long v = 0; v < V; v++) x[v] = row[v];
+      threshold = kthLargest(x, V, topK);
+    }
     double sum = 0.0;
     for (long v = 0; v < V; v++) {
-      if (!(row[v] >= -INFINITY)) p[v] = 0.0;
+      if (!(row[v] >= threshold)) p[v] = 0.0;
       sum += p[v];
     }
+    if (topP < 1.0) sum = keepNucleus(p, V, sum, topP, order);
     stats[4 * r] = double(best);
     stats[4 * r + 1] = max;
     stats[4 * r + 2] = sum;

@@ -76,8 +76,9 @@ struct Table {
   void (*softmaxCrossEntropyBackward)(float* logits, const int32_t* targets, long N, long V, float scale);
   /** out[i] = e^x[i], Math.exp's bits (fdlibm's exp, as V8's). */
   void (*expRow64)(double* out, const double* x, long n);
-  /** The sampler's temperature weights of `rows` rows of logits: probs (rows × V) and stats (rows × 4); x: V doubles of scratch. */
-  void (*weighRows)(const float* logits, long rows, long V, double temperature, bool scored, double* probs, double* stats, double* x);
+  /** The sampler's weights of `rows` rows of logits: probs (rows × V) and stats (rows × 4); x, order: V of scratch. */
+  void (*weighRows)(const float* logits, long rows, long V, double temperature, long topK, double topP, bool scored, double* probs,
+                    double* stats, double* x, int32_t* order);
 };
 
 extern const Table avx512Table;
