@@ -299,6 +299,46 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     await context.close();
   });
 
+  it('two tabs training at once: neither offers the other\'s live run, and one finishing keeps the other\'s checkpoint', async () => {
+    const context = await browser.newContext({ acceptDownloads: true });
+    const url = pathToFileURL(join(dir, 'empty.html')).href;
+    const startTraining = async (page: Page, iterations: number) => {
+      await page.goto(url);
+      await page.setInputFiles('#train-file', NAMES);
+      await page.fill('#layers', '1');
+      await page.fill('#hidden', '16');
+      await page.fill('#budget', String(iterations));
+      await page.selectOption('#budget-unit', 'iterations');
+      await page.click('#train');
+    };
+    const validations = async (page: Page) => (JSON.parse((await page.locator('#val-loss').getAttribute('data-history')) ?? '[]') as number[]).length;
+    const long = await context.newPage();
+    await startTraining(long, 100_000);
+    await expect.poll(() => validations(long), { timeout: 60_000 }).toBeGreaterThanOrEqual(2); // its checkpoint is kept
+    // a second tab, opened while the first trains: nothing to offer (the first is alive), and it trains to the end
+    const short = await context.newPage();
+    await startTraining(short, 70);
+    await short.waitForSelector('#train-status[data-state="done"]', { timeout: 60_000 });
+    expect(await short.locator('#kept').isHidden()).toBe(true);
+    await long.close();
+    // the first tab's checkpoint outlived the second run's end, and is offered now that its tab is gone
+    const third = await context.newPage();
+    await third.goto(url);
+    await third.waitForSelector('#kept:not([hidden])');
+    const offered = (await third.locator('#kept-text').textContent())!;
+    const iteration = Number(/^A training run in this page did not finish .*, from the validation at iteration (\d+)\), was kept in this browser\.$/.exec(offered)?.[1]);
+    expect(iteration % 66, offered).toBe(0); // the long run's (it validates every 66; the short one ended at 70)
+    expect(iteration).toBeGreaterThanOrEqual(132);
+    await third.click('#kept-discard');
+    await expect.poll(() => third.locator('#kept').isHidden()).toBe(true);
+    const fourth = await context.newPage();
+    await fourth.goto(url);
+    await fourth.waitForSelector('#model-info');
+    await fourth.waitForTimeout(300);
+    expect(await fourth.locator('#kept').isHidden()).toBe(true);
+    await context.close();
+  });
+
   it('continuing a downloaded checkpoint gives exactly the uninterrupted run', async () => {
     const page = await open('empty.html');
     await page.setInputFiles('#train-file', NAMES);

@@ -4,7 +4,7 @@
 // reads the form and draws.
 
 import { drawChart, type Series } from './chart.js';
-import { forgetCheckpoint, keptCheckpoint } from './kept.js';
+import { forgetCheckpoint, keptCheckpoints } from './kept.js';
 import type { FromWorker, ModelInfo, SampleRequest, ToWorker, TrainBudgetRequest, TrainSettings } from './protocol.js';
 
 const CHECKPOINT_MAGIC = [0x89, 0x52, 0x4e, 0x4e, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -484,15 +484,17 @@ window.addEventListener('resize', redraw);
 // --- a run the last tab did not finish ---------------------------------------------------------------------------
 
 async function offerKept(): Promise<void> {
-  const kept = await keptCheckpoint();
-  if (!kept) return;
+  const [first, ...others] = await keptCheckpoints();
+  if (!first) return;
+  const { key, kept } = first;
   $('kept-text').textContent =
     `A training run in this page did not finish (its tab was closed or reloaded). Its last whole checkpoint, ` +
-    `${kept.name} (${formatBytes(kept.bytes.byteLength)}, from the validation at iteration ${kept.iteration}), was kept in this browser.`;
+    `${kept.name} (${formatBytes(kept.bytes.byteLength)}, from the validation at iteration ${kept.iteration}), was kept in this browser.` +
+    (others.length > 0 ? ` ${others.length} more ${others.length === 1 ? 'run was' : 'runs were'} kept as well: each is offered after this one.` : '');
   $('kept').hidden = false;
   const done = () => {
     $('kept').hidden = true;
-    void forgetCheckpoint();
+    void forgetCheckpoint(key).then(offerKept);
   };
   button('kept-download').onclick = () => download(kept.bytes, kept.name, 'application/octet-stream');
   button('kept-load').onclick = () => {

@@ -8,7 +8,7 @@ import {
   type CharModel, type TrainingRun,
 } from '../index.js';
 import { primeIds, validateSampleOptions } from '../../core/sample.js';
-import { forgetCheckpoint, keepCheckpoint } from './kept.js';
+import { forgetCheckpoint, holdRunLock, keepCheckpoint, newRunKey } from './kept.js';
 import type { FromWorker, ModelInfo, TrainBudgetRequest, ToWorker } from './protocol.js';
 
 interface WorkerScope {
@@ -85,8 +85,20 @@ function describeRun(r: TrainingRun): string {
   return `${m.cell.toUpperCase()} ${m.layers}×${m.hiddenSize}, ${r.vocab.symbols.length} characters, batches of ${r.training.batchSize}×${r.training.seqLength} (${r.batchesPerEpoch} iterations per epoch)`;
 }
 
+// the running training's kept checkpoint: its key, and the lock that tells other tabs it is still training
+let keeping: { key: string; lock: ReturnType<typeof holdRunLock> } | null = null;
+
+/** The run ended (finished, stopped or failed): its kept checkpoint goes, then its lock. */
+function stopKeeping(): void {
+  const slot = keeping;
+  keeping = null;
+  if (slot) inOrder(() => forgetCheckpoint(slot.key).then(slot.lock.release, slot.lock.release));
+}
+
 async function train(newRun: TrainingRun, budget: TrainBudgetRequest): Promise<void> {
   run = newRun;
+  const key = newRunKey();
+  const slot = (keeping = { key, lock: holdRunLock(key) });
   const totalIters = Math.min(budget.maxIters ?? Infinity, budget.epochs !== undefined ? Math.ceil(budget.epochs * run.batchesPerEpoch) : Infinity);
   if (run.iteration >= totalIters) {
     throw new CharnnError(`The model is already at iteration ${run.iteration}, which meets this budget of ${totalIters} iterations; raise it to train further.`);
@@ -114,7 +126,7 @@ async function train(newRun: TrainingRun, budget: TrainBudgetRequest): Promise<v
         post({ type: 'eval', iteration: event.iteration, valLoss: event.valLoss, trainLoss: r.lastLoss });
         // a whole checkpoint (we are between two steps), kept in case the tab is closed before the run ends
         const kept = { bytes: r.checkpointBytes().slice().buffer, name: r.checkpointName(), iteration: r.iteration, savedAt: new Date().toISOString() };
-        inOrder(() => keepCheckpoint(kept));
+        inOrder(() => slot.lock.held.then(() => keepCheckpoint(slot.key, kept)));
         if (!r.net.config.bidirectional) {
           post({ type: 'preview', iteration: event.iteration, text: sampleText(r, { length: PREVIEW_LENGTH, temperature: 0.8, seed: event.iteration }) });
         }
@@ -128,7 +140,7 @@ async function train(newRun: TrainingRun, budget: TrainBudgetRequest): Promise<v
   await load(bytes, name, 'trained');
   post({ type: 'checkpoint', bytes: bytes.slice().buffer, name, final: true });
   run = null;
-  inOrder(forgetCheckpoint); // the run ended and the page has its model
+  stopKeeping(); // the run ended and the page has its model
 }
 
 async function handle(message: ToWorker): Promise<void> {
@@ -184,7 +196,7 @@ scope.onmessage = (event) => {
   handle(message)
     .catch((error: unknown) => {
       // a run that failed (a diverged loss, say) was not interrupted: its tab says why, nothing is offered later
-      if (run) inOrder(forgetCheckpoint);
+      if (run) stopKeeping();
       run = null;
       fail(job, error);
     })
