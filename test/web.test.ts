@@ -177,6 +177,23 @@ describe.skipIf(skipReason !== null)(`charnn web page in Chromium${skipReason ? 
     await refused.close();
   });
 
+  it('Beam gives charnn sample --beam\'s text, and its log-probability in the message', async () => {
+    const page = await open('names.html', '?prime=Mar&length=40&stop=%0A&beam=8&run');
+    const text = await outputWhenDone(page);
+    const result = await cli(['sample', '-c', model, '--beam', '8', '--prime', 'Mar', '-n', '40', '--stop', '\n']);
+    expect(text).toBe(result.text);
+    expect(text.startsWith('Mar')).toBe(true);
+    const logprob = /log-probability (-?\d+\.\d{4}) nats/.exec(result.stderr)?.[1];
+    expect(logprob, result.stderr).toBeDefined();
+    await expect.poll(() => page.locator('#message').textContent()).toBe(
+      `Log-probability ${logprob} nats (${(Number(logprob) / Math.LN2).toFixed(3)} bits), ended at the stop string; beam of 8.`,
+    );
+    await page.fill('#samples', '3');
+    await page.click('#generate');
+    await expect.poll(() => page.locator('#message').textContent()).toBe('Beam search gives one text: set Samples to 1, or empty the beam.');
+    await page.close();
+  });
+
   it('a damaged checkpoint, a file that is not one, and a text with nothing to learn each give their sentence', async () => {
     const page = await open('names.html');
     await page.waitForSelector('#model-info[data-bytes]');

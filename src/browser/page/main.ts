@@ -177,15 +177,25 @@ function readSampleRequest(): SampleRequest | null {
   if (!(Number.isSafeInteger(samples) && samples >= 1 && samples <= MAX_SAMPLES)) {
     return invalid(`Samples must be a whole number from 1 to ${MAX_SAMPLES.toLocaleString('en-US')}.`);
   }
+  const beamText = input('beam').value.trim();
+  const beam = beamText === '' ? undefined : Number(beamText);
+  if (beam !== undefined && !(Number.isSafeInteger(beam) && beam >= 1 && beam <= MAX_BEAM)) {
+    return invalid(`The beam must be a whole number from 1 to ${MAX_BEAM.toLocaleString('en-US')}, or empty for sampling.`);
+  }
+  if (beam !== undefined && samples > 1) return invalid('Beam search gives one text: set Samples to 1, or empty the beam.');
   const request: SampleRequest = { prime: prime === '' ? undefined : prime, temperature, topK, topP, length, seed, stop: stop === '' ? undefined : stop };
   if (samples > 1) request.samples = samples;
+  if (beam !== undefined) request.beam = beam;
   return request;
 }
+
+/** The widest beam the page searches (a step runs beam-width rows). */
+const MAX_BEAM = 1000;
 
 /** Samples side by side the page makes at once (the CLI has no limit; the page's are made in one uninterruptible call). */
 const MAX_SAMPLES = 10_000;
 
-/** The settings as URL parameters (prime, temp, topk, topp, length, seed, stop, samples above 1; run generates). */
+/** The settings as URL parameters (prime, temp, topk, topp, length, seed, stop, samples above 1, beam; run generates). */
 function linkFor(request: SampleRequest, run: boolean): string {
   const params = new URLSearchParams();
   if (request.prime !== undefined) params.set('prime', request.prime);
@@ -196,6 +206,7 @@ function linkFor(request: SampleRequest, run: boolean): string {
   params.set('seed', String(request.seed));
   if (request.stop !== undefined) params.set('stop', request.stop);
   if (request.samples !== undefined) params.set('samples', String(request.samples));
+  if (request.beam !== undefined) params.set('beam', String(request.beam));
   let query = params.toString();
   if (run) query += '&run';
   return `${location.href.split(/[?#]/)[0]}?${query}`;
@@ -232,6 +243,7 @@ function applyUrlSettings(): void {
   set('seed', 'seed');
   set('stop', 'stop', escapeField);
   set('samples', 'samples');
+  set('beam', 'beam');
   pendingRun = params.has('run');
 }
 
@@ -363,6 +375,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       job = 'idle';
       flushOutput(); // all of the text is in #output before it says done
       output.dataset.state = m.stopped ? 'stopped' : 'done';
+      if (m.note) say(m.note, 'info');
       refresh();
       break;
     case 'filled':

@@ -27,6 +27,8 @@ export interface SampleRequest {
   stop?: string;
   /** n > 1: n samples side by side (charnn sample --num-samples n), each on its own line; sample i has seed + i. */
   samples?: number;
+  /** k: beam search of width k instead of sampling (charnn sample --beam k): prime, length and stop apply. */
+  beam?: number;
 }
 
 export interface TrainSettings {
@@ -66,7 +68,7 @@ export interface Progress {
 export type FromWorker =
   | { type: 'model'; info: ModelInfo }
   | { type: 'text'; text: string }
-  | { type: 'done'; stopped: boolean }
+  | { type: 'done'; stopped: boolean; note?: string }
   | { type: 'filled'; text: string; filled: number; leftContextOnly: boolean }
   | { type: 'run'; runName: string; description: string; iteration: number; history: Array<{ iter: number; loss: number | null; valLoss?: number }> }
   | { type: 'progress'; progress: Progress }

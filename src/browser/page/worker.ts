@@ -63,6 +63,16 @@ async function sample(request: Extract<ToWorker, { type: 'sample' }>['request'])
   validateSampleOptions(options);
   // checked before anything is shown, as the CLI checks before it prints
   if (options.prime) primeIds(options.prime, model.vocab);
+  if (options.beam !== undefined) {
+    // as charnn sample --beam prints it: the prime and the likeliest continuation; the log-probability as a note
+    const width = options.beam;
+    const result = model.beam({ width, length: options.length, prime: options.prime, stop: options.stop });
+    post({ type: 'text', text: (options.prime ?? '') + result.text });
+    const ended = result.stopped ? 'ended at the stop string' : `${options.length} characters`;
+    const note = `Log-probability ${result.logprob.toFixed(4)} nats (${(result.logprob / Math.LN2).toFixed(3)} bits), ${ended}; beam of ${width}.`;
+    post({ type: 'done', stopped: false, note });
+    return;
+  }
   if (options.samples !== undefined && options.samples > 1) {
     // as charnn sample --num-samples prints them: prime and sample, a line each (no second newline after one's own)
     for (const { text } of model.sampleMany({ ...options, numSamples: options.samples, logprob: false })) {
