@@ -9,7 +9,7 @@
 import { CharnnError } from './errors.js';
 import type { Vocab } from './data/corpus.js';
 import { carryState, forwardLogits, type Network } from './model.js';
-import { batchFor, contextIds, gatherRows, primeIdsOrNull, primedBatch } from './sample.js';
+import { batchFor, contextIds, gatherStates, primeIdsOrNull, primedBatch } from './sample.js';
 
 export interface BeamOptions {
   width: number;   // K: continuations kept at every step; 1 = greedy decoding
@@ -86,7 +86,7 @@ export function beamSearch(net: Network, vocab: Vocab, options: BeamOptions): Be
     if (next.length === 0) break;
     const nextBatch = batchFor(net, next.length);
     const target = nextBatch === batch ? batch.spare : nextBatch.state;
-    gatherRows(net, batch.state, from, target);
+    gatherStates(net, batch.state, from, target);
     if (nextBatch === batch) [batch.state, batch.spare] = [batch.spare, batch.state];
     batch = nextBatch;
     for (let r = 0; r < next.length; r++) batch.pass.inputs[r] = next[r].ids[next[r].ids.length - 1];

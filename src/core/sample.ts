@@ -457,7 +457,7 @@ export function endsWith(ids: readonly number[], tail: readonly number[]): boole
  * out row r = state row from[r], every layer's h and, for lstm, c (rows of `out` past from.length are left as they
  * are; `out` is not `state`). In beam search `from` may repeat and reorder rows.
  */
-export function gatherRows(net: Network, state: CarriedState, from: readonly number[], out: CarriedState): void {
+export function gatherStates(net: Network, state: CarriedState, from: readonly number[], out: CarriedState): void {
   copyStateRows(net, state, 0, from, from.length, out, 0);
 }
 
