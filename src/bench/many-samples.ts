@@ -1,7 +1,7 @@
 // --num-samples against one sample at a time, and how many samples are new at each temperature. Run after a build:
-//   node dist/bench/many-samples.js [--checkpoint checkpoints] [--corpus data/names.txt] [--n 200] [--reps 9]
-//     [--temps 0.5,0.8,1,1.2,1.5] [--seed 1]
-// Timing: per repetition, n names (--stop '\n', --temp 0.8) made by sampleMany as n streams of one batched step
+//   node dist/bench/many-samples.js [--checkpoint checkpoints] [--corpus data/names.txt] [--n 200] [--reps 51]
+//     [--temps 0.5,0.8,1,1.2,1.5] [--seed 1] [--top-p p] [--top-k k]
+// Timing: per repetition, n names (--stop '\n', --temp 0.8, and --top-p / --top-k when given) made by sampleMany as n streams of one batched step
 // without scores (what `charnn sample --num-samples n` prints) and with them (`--json`), and the same n names made
 // by n calls of the library's single-stream sampler (model loaded once), in the same process, taking turns, after
 // 5 repetitions to warm up; median and range over the repetitions, and the ratios of the medians. Novelty: the share of
@@ -24,10 +24,12 @@ const n = Number(option('n', '200'));
 const reps = Number(option('reps', '51'));
 const temps = option('temps', '0.5,0.8,1,1.2,1.5').split(',').map(Number);
 const seed = Number(option('seed', '1'));
+const topP = process.argv.includes('--top-p') ? Number(option('top-p', '1')) : undefined;
+const topK = process.argv.includes('--top-k') ? Number(option('top-k', '0')) : undefined;
 
 const model = await loadModel(checkpoint);
 const { net, vocab } = model;
-const options = { length: 1000, stop: '\n', temperature: 0.8 };
+const options = { length: 1000, stop: '\n', temperature: 0.8, topP, topK };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const batched: number[] = [];
@@ -56,7 +58,7 @@ for (let rep = -5; rep < reps; rep++) { // reps below 0 warm up
 const round = (x: number) => Math.round(x * 10) / 10;
 const spread = (xs: number[]) => ({ median: round(median(xs)), min: round(Math.min(...xs)), max: round(Math.max(...xs)) });
 console.log(JSON.stringify({
-  bench: 'many-samples', checkpoint: model.path, kernels: net.kernels.name, n, reps, chars_per_rep: chars,
+  bench: 'many-samples', checkpoint: model.path, kernels: net.kernels.name, n, reps, chars_per_rep: chars, top_p: topP, top_k: topK,
   batched_ms: spread(batched),
   batched_scored_ms: spread(scoredTimes),
   separate_ms: spread(separate),
