@@ -581,9 +581,9 @@ static void softmaxCrossEntropyBackward(float* logits, const int32_t* targets, l
 //   Copyright (C) 1993 by Sun Microsystems, Inc. All rights reserved. Developed at SunSoft, a Sun Microsystems,
 //   Inc. business. Permission to use, copy, modify, and distribute this software is freely granted, provided that
 //   this notice is preserved.
-// expRow64 runs the common arguments (2^-28 ≤ |x| < 704, x ≠ 1) through one branch-free form of the operations, which
-// the compiler vectorizes, and sends the rest (0, tiny, huge, NaN, ±∞, 1) to exp64. The branch-free form is exp64's
-// for those arguments: without reduction (|x| ≤ ln2/2) it uses k = 0, where hi = x − 0·ln2hi = x and lo = 0 and
+// expRow64 runs the common arguments (±0 and 2^-28 ≤ |x| < 704, x ≠ 1) through one branch-free form of the
+// operations, which the compiler vectorizes, and sends the rest (tiny, huge, NaN, ±∞, 1) to exp64. The branch-free
+// form is exp64's for those arguments: without reduction (|x| ≤ ln2/2) it uses k = 0, where hi = x − 0·ln2hi = x and lo = 0 and
 // 1 − ((0 − x·c/(2 − c)) − x) is fdlibm's 1 − (x·c/(c − 2) − x) exactly (IEEE negation is exact); for
 // ln2/2 < |x| < 1.5·ln2, fdlibm's separate branch gives the k = ±1 and hi, lo the general one gives.
 
@@ -634,9 +634,11 @@ static double exp64(double x) {
   return y * __builtin_bit_cast(double, uint64_t(int64_t(k) + 1000 + 1023) << 52) * 9.33263618503218878990e-302;
 }
 
+// ±0 is a fast lane too (every row of the sampler has one, its largest logit): fdlibm's 1 + x is 1, and so is the
+// branch-free form (k = 0, r = 0, c = 0, y = 1 − ((0 − 0) − 0))
 static inline bool expFastLane(double x) {
   const uint32_t hx = uint32_t(__builtin_bit_cast(uint64_t, x) >> 32) & 0x7FFFFFFFu;
-  return hx >= 0x3E300000u && hx < 0x40860000u && x != 1.0;
+  return (x == 0.0 || hx >= 0x3E300000u) && hx < 0x40860000u && x != 1.0;
 }
 
 static inline double blend64(bool c, double a, double b) {  // blend's double twin
@@ -650,7 +652,7 @@ static void expRow64(double* __restrict out, const double* __restrict x, long n)
   for (long i = 0; i < n; i++) {
     const double xi = x[i];
     const uint32_t hx = uint32_t(__builtin_bit_cast(uint64_t, xi) >> 32) & 0x7FFFFFFFu;
-    slow |= int(hx < 0x3E300000u) | int(hx >= 0x40860000u) | int(xi == 1.0);
+    slow |= (int(hx < 0x3E300000u) & int(xi != 0.0)) | int(hx >= 0x40860000u) | int(xi == 1.0);
     // lanes outside the fast range compute garbage here and are redone below; 0 keeps their conversion defined
     const double xc = blend64(hx < 0x40860000u, xi, 0.0);
     const int32_t reduced = int32_t(EXP_INV_LN2 * xc + __builtin_copysign(0.5, xc));
