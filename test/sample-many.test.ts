@@ -1,7 +1,7 @@
 // Many samples as streams of one batched step: stream i must be exactly the single sample seeded streamSeed(seed, i)
 // (so no state leaks from one stream into another), with the model's log-probability of its text.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import seedrandom from 'seedrandom';
 import { referenceKernels } from '../src/core/kernels/reference.js';
 import { createWasmKernels, wasmSimdAvailable } from '../src/core/kernels/wasm.js';
@@ -114,6 +114,33 @@ describe('sampleMany: stream i = the single sample with seed streamSeed(seed, i)
     expect(rowsPerStep).toEqual([1, ...expected]); // the prime (a newline) read once, then the steps
     expect(expected[0]).toBeLessThan(many.filter((s) => s.ids.length > 1).length); // 6 characters, 40 streams
     for (const sample of many) expect(sample.ids).toEqual([...sampleIds(net, vocab, { length: 25, stop: '\n', temperature: 1, seed: 5 + sample.index })]);
+  });
+
+  it('more streams than maxBatch run in rounds and are the same samples, seeded once (even without a seed)', () => {
+    const base = referenceKernels('f32');
+    const widest: number[] = [];
+    const counting: Kernels = { ...base, lstmLayerStep: undefined, embedRows: (out, N, ...rest) => (widest.push(N), base.embedRows(out, N, ...rest)) };
+    const net = tinyNet(counting, 'lstm');
+    const options = { length: 25, stop: '\n', temperature: 1.2, seed: 9, numSamples: 23, firstStream: 4 };
+    const whole = sampleMany(net, vocab, options);
+    widest.length = 0;
+    const rounds = sampleMany(net, vocab, { ...options, maxBatch: 5 });
+    expect(rounds).toEqual(whole);
+    expect(rounds.map((s) => s.index)).toEqual(Array.from({ length: 23 }, (_, i) => 4 + i));
+    expect(Math.max(...widest)).toBeLessThanOrEqual(5);
+    // without a seed the rounds share the one drawn (Date.now(), here a clock that moves on every reading): stream i
+    // is stream i of one run
+    let clock = 1000;
+    const now = vi.spyOn(Date, 'now').mockImplementation(() => (clock += 1000));
+    try {
+      const unseeded = sampleMany(net, vocab, { length: 25, stop: '\n', temperature: 1.2, numSamples: 7, maxBatch: 2 });
+      for (const sample of unseeded) {
+        expect(sample.ids).toEqual([...sampleIds(net, vocab, { length: 25, stop: '\n', temperature: 1.2, seed: 2000 + sample.index })]);
+      }
+    } finally {
+      now.mockRestore();
+    }
+    expect(() => sampleMany(net, vocab, { ...options, maxBatch: 0 })).toThrow(/positive whole number/);
   });
 
   it('refuses a number of samples below 1', () => {

@@ -5,6 +5,7 @@
 // Dimension legend: V vocabulary size, B streams of a batched step (sampleIds: B = 1), one step (T = 1) at a time.
 
 import { utf8Encode } from './bytes.js';
+import { gateWidth } from './cells/workspace.js';
 import { CharnnError } from './errors.js';
 import { describeChar, type Vocab } from './data/corpus.js';
 import { allocPass, allocState, carryState, copyFloats, forwardLogits, passView, resetState, type CarriedState, type Network, type Pass } from './model.js';
@@ -251,6 +252,25 @@ export interface ManySampleOptions extends SampleOptions {
   firstStream?: number;  // index of the first stream (default 0): streams firstStream … firstStream+n-1 are made
   /** Whether to score each sample (Sample.logprob; default true): false saves an exponential per vocabulary entry a character. */
   logprob?: boolean;
+  /**
+   * At most this many streams side by side (default: as many as fit in SAMPLE_BATCH_BYTES of buffers); more are
+   * made in rounds of that many. The samples are the same either way.
+   */
+  maxBatch?: number;
+}
+
+/** The buffers sampleMany's streams may take at once (its two passes); more streams run in rounds. */
+export const SAMPLE_BATCH_BYTES = 128 * 2 ** 20;
+
+/**
+ * Streams whose two single-step passes fit in SAMPLE_BATCH_BYTES: a bound on a pass's floats per stream (every
+ * layer's gates, states and backward buffers, the logits), so 100,000 names never ask for gigabytes at once.
+ */
+function streamsPerBatch(net: Network): number {
+  const { cell, hiddenSize: H, vocabSize: V, layers: L } = net.config;
+  const G = gateWidth(cell, H);
+  const floatsPerStream = L * (3 * G + 9 * H) + V + G;
+  return Math.max(1, Math.floor(SAMPLE_BATCH_BYTES / (2 * 4 * floatsPerStream)));
 }
 
 export interface Sample {
@@ -296,6 +316,17 @@ export function sampleMany(net: Network, vocab: Vocab, options: ManySampleOption
   const seed = options.seed ?? Date.now();
   if (typeof seed === 'number' && !Number.isSafeInteger(seed + firstStream + numSamples - 1) && Number.isInteger(seed)) {
     throw new CharnnError(`The seed ${seed} plus ${firstStream + numSamples - 1} streams is beyond 2^53; choose a smaller seed.`);
+  }
+  const { maxBatch = streamsPerBatch(net) } = options;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new CharnnError(`The batch of streams must be a positive whole number, got ${maxBatch}.`);
+  if (numSamples > maxBatch) {
+    // rounds of streams, the seed fixed once: stream i is the same sample in whichever round it runs
+    const samples: Sample[] = [];
+    for (let done = 0; done < numSamples; done += maxBatch) {
+      const round = { ...options, seed, maxBatch, numSamples: Math.min(maxBatch, numSamples - done), firstStream: firstStream + done };
+      for (const sample of sampleMany(net, vocab, round)) samples.push(sample);
+    }
+    return samples;
   }
   const V = net.config.vocabSize;
   const { length, temperature = 1 } = options;
