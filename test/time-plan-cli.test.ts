@@ -31,13 +31,20 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const charnn = (args: string[]) => runCharnn(args, { cwd: ROOT });
 
 /** Starts charnn, sends SIGINT (Ctrl-C) after `ms`, and resolves with its exit code and stderr. */
+/**
+ * Runs charnn and sends it SIGINT `ms` after its first line on stdout (a --json run's first iteration): counted from
+ * the start instead, a loaded machine (the whole suite on two cores) sometimes sent it before the CLI was
+ * listening, and Node's default handler ended the process (code null, not 130).
+ */
 function interruptAfter(args: string[], ms: number): Promise<{ code: number | null; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stdout.resume();
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.on('data', () => {
+      timer ??= setTimeout(() => child.kill('SIGINT'), ms);
+    });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGINT'), ms);
     child.on('close', (code) => {
       clearTimeout(timer);
       done({ code, stderr });
@@ -95,7 +102,7 @@ describe('charnn train --time (planned)', () => {
 
   it('a planned run interrupted and resumed without a budget trains to its planned end', async () => {
     const dir = join(work, 'resumed');
-    const first = await interruptAfter(['train', corpus, '--time', '4s', '--hidden', '16', '--json', '--threads', '1', '--checkpoint-dir', dir], 2000);
+    const first = await interruptAfter(['train', corpus, '--time', '4s', '--hidden', '16', '--json', '--threads', '1', '--checkpoint-dir', dir], 1000);
     expect(first.code, first.stderr).toBe(130);
     const before = await headerOfOnlyRun(dir);
     const endMs = before.training.schedule!.endMs!;
