@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildProgram, main } from '../src/cli/main.js';
 import { decimal, duration, formatDuration, oneOf, parseDurationMs, UsageError, wholeNumber } from '../src/cli/options.js';
-import { colorLevel } from '../src/cli/output.js';
+import { colorLevel, formatCount } from '../src/cli/output.js';
 import { CharnnError } from '../src/core/errors.js';
 
 describe('value parsers', () => {
@@ -44,6 +44,13 @@ describe('value parsers', () => {
     const model = oneOf('--model', ['rnn', 'lstm', 'gru'] as const);
     expect(model('GRU')).toBe('gru');
     expect(() => model('transformer')).toThrow(/--model must be one of rnn, lstm, gru, got 'transformer'\./);
+  });
+});
+
+describe('formatCount', () => {
+  it('groups digits by three with commas, as en-US does, for every count the CLI prints', () => {
+    const values = [0, 1, 9, 10, 99, 100, 999, 1000, 1001, 12_345, 999_999, 1_000_000, 12_345_678, 2 ** 31, 2 ** 53 - 1, 1e20, -7, -1234, -1_000_000, 0.4, 1.5, 999.6, 1e21];
+    for (const n of values) expect(formatCount(n), String(n)).toBe(Math.round(n).toLocaleString('en-US'));
   });
 });
 
