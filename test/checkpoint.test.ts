@@ -17,6 +17,8 @@ import {
   listCheckpoints, pruneCheckpoints, readCheckpoint, readCheckpointHeader, readCheckpointInfo, resolveCheckpoint,
   writeCheckpoint, writeCheckpointSync,
 } from '../src/node/checkpoint-files.js';
+import { nodePlatform } from '../src/node/platform.js';
+import { platform } from '../src/core/platform.js';
 
 let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(join(tmpdir(), 'charnn-ckpt-')); });
@@ -396,6 +398,22 @@ describe('crc32 and byte order', () => {
     expect(crc32Reference(new Uint8Array(0))).toBe(0);
     // An empty view of an empty buffer continues the CRC (zlib alone restarts it, as for a NULL buffer).
     expect(crc32(new Uint8Array(new Int32Array(0).buffer, 0, 0), 0xdeadbeef)).toBe(0xdeadbeef);
+  });
+
+  it('on Node, big buffers take zlib\'s crc32, which gives the twin\'s values (whole, in pieces big and small, empty)', () => {
+    expect(platform()).toBe(nodePlatform);
+    if (typeof (zlib as { crc32?: unknown }).crc32 !== 'function') {
+      return void console.warn(`this Node (${process.version}) has no zlib.crc32: checkpoints use the table-driven CRC`);
+    }
+    const random = seedrandom('crc-native');
+    const bytes = new Uint8Array(3 * 2 ** 20 + 12_345);
+    for (let i = 0; i < bytes.length; i += 4) bytes[i] = Math.floor(random() * 256); // values, and zero runs
+    const expected = crc32Reference(bytes);
+    expect(crc32(bytes)).toBe(expected);
+    let piecewise = 0;
+    for (const [at, end] of [[0, 1_500_000], [1_500_000, 1_500_100], [1_500_100, bytes.length]]) piecewise = crc32(bytes.subarray(at, end), piecewise);
+    expect(piecewise).toBe(expected);
+    expect(crc32(new Uint8Array(0), 0x12345678)).toBe(0x12345678);
   });
 
   it('an empty tensor does not hide damage in the tensors before it', async () => {

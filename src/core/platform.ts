@@ -65,6 +65,11 @@ export interface Platform {
   /** Resolves after the event loop has had a turn: signal handlers, output streams, a page's Stop message. */
   yieldToEventLoop(): Promise<void>;
   files?: CheckpointFiles;
+  /**
+   * CRC-32 (IEEE, as zlib) of `bytes` continuing from `previous`, where the platform has a native one (Node's
+   * zlib.crc32); without it, checkpoint/format.ts's table-driven twin, which gives the same values.
+   */
+  crc32?(bytes: Uint8Array, previous: number): number;
 }
 
 let sharedKernels: Kernels | undefined;

@@ -25,6 +25,7 @@
 // any version other than the one they know: the version is bumped only when old readers would misread a file.
 
 import { CharnnError, assert } from '../errors.js';
+import { platform } from '../platform.js';
 
 export const CHECKPOINT_EXTENSION = '.ckpt';
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -101,9 +102,13 @@ export function crc32Reference(bytes: Uint8Array, previous = 0): number {
   return ~crc >>> 0;
 }
 
-/** CRC-32 (IEEE, as zlib/PNG) of `bytes`, continuing from `previous` (the CRC of the bytes before them). */
+/**
+ * CRC-32 (IEEE, as zlib/PNG) of `bytes`, continuing from `previous` (the CRC of the bytes before them): the
+ * platform's where it has one (Node's zlib for big buffers), else crc32Reference.
+ */
 export function crc32(bytes: Uint8Array, previous = 0): number {
-  return crc32Reference(bytes, previous);
+  const native = platform().crc32;
+  return native && bytes.length > 0 ? native(bytes, previous) : crc32Reference(bytes, previous);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
