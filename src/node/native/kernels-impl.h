@@ -638,7 +638,7 @@ static double exp64(double x) {
 // branch-free form (k = 0, r = 0, c = 0, y = 1 − ((0 − 0) − 0))
 static inline bool expFastLane(double x) {
   const uint32_t hx = uint32_t(__builtin_bit_cast(uint64_t, x) >> 32) & 0x7FFFFFFFu;
-  return (x == 0.0 || hx >= 0x3E300000u) && hx < 0x40860000u && x != 1.0;
+  return bool((int(x == 0.0) | int(hx >= 0x3E300000u)) & int(hx < 0x40860000u) & int(x != 1.0));
 }
 
 static inline double blend64(bool c, double a, double b) {  // blend's double twin
@@ -652,7 +652,7 @@ static void expRow64(double* __restrict out, const double* __restrict x, long n)
   for (long i = 0; i < n; i++) {
     const double xi = x[i];
     const uint32_t hx = uint32_t(__builtin_bit_cast(uint64_t, xi) >> 32) & 0x7FFFFFFFu;
-    slow |= (int(hx < 0x3E300000u) & int(xi != 0.0)) | int(hx >= 0x40860000u) | int(xi == 1.0);
+    slow |= int(!expFastLane(xi));
     // lanes outside the fast range compute garbage here and are redone below; 0 keeps their conversion defined
     const double xc = blend64(hx < 0x40860000u, xi, 0.0);
     const int32_t reduced = int32_t(EXP_INV_LN2 * xc + __builtin_copysign(0.5, xc));
